@@ -1,0 +1,47 @@
+# make run   - create .venv, install the runtime, start the server on :8000
+# make test  - create .venv, install everything, lint, type-check, run every test
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+JS     := tests/js
+
+.PHONY: run test lint typecheck pytest install clean docs
+.DEFAULT_GOAL := run
+
+$(VENV)/.runtime: requirements.txt
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is required")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(JS)/node_modules/.installed: $(JS)/package.json $(JS)/package-lock.json
+	cd $(JS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.dev $(JS)/node_modules/.installed
+
+run: $(VENV)/.runtime
+	cd apps/api && ../../$(PY) main.py
+
+lint: $(VENV)/.dev
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: $(VENV)/.dev
+	$(PY) -m mypy
+
+pytest: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+docs: $(VENV)/.dev
+	cd apps/api && ../../$(PY) -m websocket.reference ../../WEBSOCKET_API.md
+
+clean:
+	rm -rf $(VENV) $(JS)/node_modules .pytest_cache .mypy_cache .ruff_cache

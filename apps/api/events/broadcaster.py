@@ -1,0 +1,155 @@
+"""`get_broadcaster()`: the one way application code emits events.
+
+    from events.broadcaster import get_broadcaster
+    await get_broadcaster().broadcast_project_updated(project_id=..., ...)
+
+Every `broadcast_<type>` method takes the fields of that type's payload model
+(see `websocket.models`) as keyword arguments, validates them (a wrong argument
+raises `pydantic.ValidationError` at the call site), routes the event to the
+rooms the model declares, and returns True when it was handed to the delivery
+layer or False when that failed (logged, never raised). `publish(payload)` is
+the same with a model instance, for code that wants static typing.
+
+The broadcaster object is process-wide and never replaced: the server attaches
+its transport at start-up, so a reference taken at import time stays valid.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
+
+from logging_setup import get_logger
+from websocket.envelope import OutboundEvent
+from websocket.models import PAYLOAD_MODELS, EventType, Payload
+
+log = get_logger("events.broadcaster")
+
+
+class Transport(Protocol):
+    """Delivers one event to one room; True when the event was accepted."""
+
+    name: str
+
+    async def send(self, event: OutboundEvent, room: str) -> bool: ...
+
+
+class NoTransport:
+    """Used before a server starts, or in a process with no server and no Redis."""
+
+    name = "none"
+
+    async def send(self, event: OutboundEvent, room: str) -> bool:
+        log.warning(
+            "event_dropped",
+            reason="no_transport",
+            hint="no server runs in this process and REDIS_URL is not set",
+            event_type=event.type.value,
+            room=room,
+        )
+        return False
+
+
+BroadcastMethod = Callable[..., Awaitable[bool]]
+
+
+def _broadcast_method(event_type: EventType) -> BroadcastMethod:
+    model = PAYLOAD_MODELS[event_type]
+
+    async def method(self: EventBroadcaster, **fields: Any) -> bool:
+        return await self.publish(model(**fields))
+
+    name = "broadcast_" + event_type.value.replace(".", "_")
+    parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)] + [
+        inspect.Parameter(
+            field_name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=inspect.Parameter.empty
+            if info.is_required()
+            else info.get_default(call_default_factory=True),
+            annotation=info.annotation,
+        )
+        for field_name, info in model.model_fields.items()
+    ]
+    method.__name__ = method.__qualname__ = name
+    method.__signature__ = inspect.Signature(parameters, return_annotation=bool)  # type: ignore[attr-defined]
+    method.__doc__ = (
+        f"Broadcast `{event_type.value}` ({model.__name__}) to the rooms it routes to; "
+        "True when accepted for delivery, False when delivery failed."
+    )
+    return method
+
+
+class EventBroadcaster:
+    def __init__(self, transport: Transport | None = None) -> None:
+        self._transport: Transport = transport or NoTransport()
+
+    @property
+    def transport(self) -> Transport:
+        return self._transport
+
+    def attach(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def detach(self) -> None:
+        self._transport = NoTransport()
+
+    async def publish(self, payload: Payload, *, rooms: Sequence[str] | None = None) -> bool:
+        """Send `payload` to the rooms its model routes it to (or to `rooms`)."""
+        event = OutboundEvent.create(payload)
+        targets = list(rooms) if rooms is not None else payload.target_rooms()
+        started = time.perf_counter()
+        delivered = []
+        for room in targets:
+            try:
+                ok = await self._transport.send(event, room)
+            except Exception as exc:  # a delivery failure must never reach the caller
+                log.error(
+                    "event_broadcast_failed",
+                    event_type=event.type.value,
+                    event_id=event.id,
+                    room=room,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+                ok = False
+            delivered.append(ok)
+        success = all(delivered)
+        log.info(
+            "event_broadcast",
+            event_type=event.type.value,
+            event_id=event.id,
+            rooms=targets,
+            ok=success,
+            transport=self._transport.name,
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+        return success
+
+    # One method per event type; keyword arguments are the payload model's fields.
+    broadcast_project_updated = _broadcast_method(EventType.PROJECT_UPDATED)
+    broadcast_project_deleted = _broadcast_method(EventType.PROJECT_DELETED)
+    broadcast_agent_status_changed = _broadcast_method(EventType.AGENT_STATUS_CHANGED)
+    broadcast_agent_connected = _broadcast_method(EventType.AGENT_CONNECTED)
+    broadcast_agent_disconnected = _broadcast_method(EventType.AGENT_DISCONNECTED)
+    broadcast_workflow_started = _broadcast_method(EventType.WORKFLOW_STARTED)
+    broadcast_workflow_progress = _broadcast_method(EventType.WORKFLOW_PROGRESS)
+    broadcast_workflow_completed = _broadcast_method(EventType.WORKFLOW_COMPLETED)
+    broadcast_workflow_failed = _broadcast_method(EventType.WORKFLOW_FAILED)
+    broadcast_pr_created = _broadcast_method(EventType.PR_CREATED)
+    broadcast_pr_updated = _broadcast_method(EventType.PR_UPDATED)
+    broadcast_pr_closed = _broadcast_method(EventType.PR_CLOSED)
+    broadcast_issue_created = _broadcast_method(EventType.ISSUE_CREATED)
+    broadcast_issue_updated = _broadcast_method(EventType.ISSUE_UPDATED)
+    broadcast_issue_closed = _broadcast_method(EventType.ISSUE_CLOSED)
+    broadcast_ai_suggestion = _broadcast_method(EventType.AI_SUGGESTION)
+    broadcast_ai_analysis_complete = _broadcast_method(EventType.AI_ANALYSIS_COMPLETE)
+
+
+_broadcaster = EventBroadcaster()
+
+
+def get_broadcaster() -> EventBroadcaster:
+    """The process-wide broadcaster (attached to the server when one runs here)."""
+    return _broadcaster

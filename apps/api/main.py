@@ -1,0 +1,124 @@
+"""Entry point and wiring: `cd apps/api && python main.py`.
+
+`create_app()` builds the FastAPI app with the Socket.IO server mounted at
+`/ws`; it is also a uvicorn factory (`uvicorn main:create_app --factory`).
+Nothing here holds logic of its own.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+from fastapi import FastAPI
+
+from config import Settings, SettingsError, get_settings, load_settings
+from events import example_usage
+from events.broadcaster import get_broadcaster
+from logging_setup import configure_logging, get_logger
+from routers import dev, health
+from websocket.auth import TokenValidator, mint_dev_token
+from websocket.connections import ConnectionRegistry
+from websocket.events import SocketHandlers
+from websocket.manager import LocalManager
+from websocket.server import RestCORSMiddleware, create_sio, engineio_apps
+from websocket.transport import LocalTransport
+
+log = get_logger("main")
+
+
+def _signing_secret(settings: Settings) -> tuple[str, bool]:
+    """The configured JWT secret, or an ephemeral one in development."""
+    if settings.jwt_secret_key is not None and settings.jwt_secret_key.get_secret_value():
+        return settings.jwt_secret_key.get_secret_value(), False
+    return secrets.token_urlsafe(48), True
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    secret, ephemeral = _signing_secret(settings)
+    validator = TokenValidator(secret)
+    registry = ConnectionRegistry()
+    manager = LocalManager()
+    sio = create_sio(settings, manager)
+    SocketHandlers(sio, validator, registry).register()
+    broadcaster = get_broadcaster()
+    transport = LocalTransport(manager)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        broadcaster.attach(transport)
+        log.info(
+            "server_started",
+            environment=settings.environment,
+            redis="disabled",
+            socketio_paths=["/socket.io/", "/ws/socket.io/"],
+            namespace="/ws",
+        )
+        if not settings.is_production:
+            if ephemeral:
+                log.warning(
+                    "jwt_secret_ephemeral", hint="set JWT_SECRET_KEY to keep tokens valid across restarts"
+                )
+            log.info("development_token", token=app.state.dev_token, user_id="dev-user")
+        try:
+            yield
+        finally:
+            broadcaster.detach()
+            await sio.shutdown()
+            log.info("server_stopped")
+
+    app = FastAPI(
+        title="Real-time event server",
+        version="0.1.0",
+        description="Socket.IO events at /ws (see WEBSOCKET_API.md) and the REST routes around them.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.token_validator = validator
+    app.state.registry = registry
+    app.state.sio = sio
+    app.state.transport = transport
+    app.state.redis_state = lambda: "disabled"
+    app.state.dev_token = None if settings.is_production else mint_dev_token(secret)
+
+    app.add_middleware(
+        RestCORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_credentials="*" not in settings.allowed_origins,
+        allow_methods=["*"],
+        allow_headers=["*"],
+    )
+    app.include_router(health.router)
+    if not settings.is_production:
+        app.include_router(dev.router)
+        app.include_router(example_usage.router)
+    # Mounts last: the /ws mount would otherwise shadow routes under /ws.
+    for path, asgi_app in engineio_apps(sio):
+        app.mount(path, asgi_app)
+    return app
+
+
+def main() -> None:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    configure_logging(settings.log_level, settings.log_format)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        ws_per_message_deflate=settings.ws_per_message_deflate,
+        ws_max_size=settings.max_http_buffer_size + 1024,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Who is connected to this instance, and what each connection may do.
+
+The registry is the server's own view of its connections (python-socketio's
+manager knows sids and rooms, not users): it answers "which connections does
+user X have here" in O(1) and holds each connection's principal.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from websocket.auth import Principal
+
+
+@dataclass(slots=True, eq=False)
+class Connection:
+    sid: str
+    user: Principal
+    client_addr: str
+    transport: str = "polling"
+    connected_at: float = field(default_factory=time.time)
+    auto_rooms: frozenset[str] = frozenset()
+
+
+class ConnectionRegistry:
+    def __init__(self) -> None:
+        self._by_sid: dict[str, Connection] = {}
+        self._by_user: dict[str, set[str]] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_sid)
+
+    def __iter__(self) -> Iterator[Connection]:
+        return iter(list(self._by_sid.values()))
+
+    def add(self, conn: Connection) -> None:
+        self._by_sid[conn.sid] = conn
+        self._by_user.setdefault(conn.user.id, set()).add(conn.sid)
+
+    def remove(self, sid: str) -> Connection | None:
+        conn = self._by_sid.pop(sid, None)
+        if conn is not None:
+            sids = self._by_user.get(conn.user.id)
+            if sids is not None:
+                sids.discard(sid)
+                if not sids:
+                    del self._by_user[conn.user.id]
+        return conn
+
+    def get(self, sid: str) -> Connection | None:
+        return self._by_sid.get(sid)
+
+    def of_user(self, user_id: str) -> list[Connection]:
+        return [self._by_sid[sid] for sid in self._by_user.get(user_id, ())]
+
+    def count_of_user(self, user_id: str) -> int:
+        return len(self._by_user.get(user_id, ()))

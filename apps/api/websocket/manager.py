@@ -1,0 +1,119 @@
+"""Client managers: python-socketio's, with two costs taken out of the hot paths.
+
+* Fan-out: stock `AsyncManager.emit` encodes a broadcast once but then creates
+  one asyncio Task per recipient. Engine.IO's outgoing queues are unbounded, so
+  a put never waits: writing to each recipient in a plain loop delivers the same
+  packets in the same order without a Task (and its garbage) per recipient.
+* Disconnect: stock `basic_disconnect` scans every room of the namespace to
+  find the client's rooms, so mass disconnects are O(clients x rooms). A
+  reverse index (sid -> rooms) makes leaving cost the client's own rooms.
+
+Both are done by overriding the manager's public hooks, so the Redis manager
+gets them by mixing in the same class.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import socketio
+from engineio import packet as eio_packet
+from socketio import packet as sio_packet
+
+RoomKey = tuple[str, str]  # (namespace, sid)
+
+
+class FastManagerMixin:
+    """Reverse room index and Task-free fan-out for any python-socketio async manager."""
+
+    rooms: dict[str, dict[Any, Any]]
+    server: Any
+    callbacks: dict[str, Any]
+    pending_connect: dict[str, list[str]]
+    pending_disconnect: dict[str, list[str]]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rooms_of: dict[RoomKey, set[Any]] = {}
+
+    # -- room bookkeeping -------------------------------------------------
+    def basic_enter_room(self, sid: str, namespace: str, room: Any, eio_sid: str | None = None) -> None:
+        super().basic_enter_room(sid, namespace, room, eio_sid=eio_sid)  # type: ignore[misc]
+        self._rooms_of.setdefault((namespace, sid), set()).add(room)
+
+    def basic_leave_room(self, sid: str, namespace: str, room: Any) -> None:
+        super().basic_leave_room(sid, namespace, room)  # type: ignore[misc]
+        own = self._rooms_of.get((namespace, sid))
+        if own is not None:
+            own.discard(room)
+            if not own:
+                del self._rooms_of[(namespace, sid)]
+
+    def basic_disconnect(self, sid: str, namespace: str, **kwargs: Any) -> None:
+        own = self._rooms_of.pop((namespace, sid), set())
+        # Leave the sid's own room and the "everyone" (None) room last, so the
+        # client stays addressable until every named room is gone.
+        for room in sorted(own, key=lambda r: (r is None or r == sid, str(r))):
+            super().basic_leave_room(sid, namespace, room)  # type: ignore[misc]
+        self.callbacks.pop(sid, None)
+        for pending in (self.pending_connect, self.pending_disconnect):
+            waiting = pending.get(namespace)
+            if waiting is not None and sid in waiting:
+                waiting.remove(sid)
+                if not waiting:
+                    del pending[namespace]
+
+    def get_rooms(self, sid: str, namespace: str) -> list[Any]:
+        return [room for room in self._rooms_of.get((namespace, sid), ()) if room is not None]
+
+    def room_size(self, namespace: str, room: str) -> int:
+        return len(self.rooms.get(namespace, {}).get(room, ()))
+
+    # -- fan-out ----------------------------------------------------------
+    async def local_emit(self, event: str, data: Any, namespace: str, room: Any, skip_sid: Any = None) -> int:
+        """Deliver to this instance's participants of `room`; return how many."""
+        if namespace not in self.rooms:
+            return 0
+        if isinstance(data, tuple):
+            args = list(data)
+        elif data is not None:
+            args = [data]
+        else:
+            args = []
+        encoded = self.server.packet_class(
+            sio_packet.EVENT, namespace=namespace, data=[event, *args]
+        ).encode()
+        if not isinstance(encoded, list):
+            encoded = [encoded]
+        packets = [eio_packet.Packet(eio_packet.MESSAGE, part) for part in encoded]
+        skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+        send = self.server.eio.send_packet
+        delivered = 0
+        for sid, eio_sid in self.get_participants(namespace, room):  # type: ignore[attr-defined]
+            if sid in skip:
+                continue
+            for pkt in packets:
+                await send(eio_sid, pkt)
+            delivered += 1
+        return delivered
+
+
+class LocalManager(FastManagerMixin, socketio.AsyncManager):  # type: ignore[misc]
+    """Single-instance manager: all state in this process's memory."""
+
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        if callback is not None:  # per-recipient ack ids: keep the stock path
+            return await super().emit(
+                event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, to=to
+            )
+        return await self.local_emit(event, data, namespace, to or room, skip_sid)

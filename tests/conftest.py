@@ -1,0 +1,62 @@
+"""Shared fixtures: real servers, real clients."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from events.broadcaster import get_broadcaster
+from tests.support.clients import Client
+from tests.support.node import NodeClient
+from tests.support.servers import LiveServer
+from websocket.rooms import set_room_policy
+
+
+@pytest.fixture(scope="session")
+async def _session_server() -> AsyncIterator[LiveServer]:
+    server = await LiveServer().start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def server(_session_server: LiveServer) -> AsyncIterator[LiveServer]:
+    """The shared in-process server, with the process-wide broadcaster attached to it."""
+    get_broadcaster().attach(_session_server.app.state.transport)
+    yield _session_server
+    set_room_policy(None)
+
+
+ClientFactory = Callable[..., Awaitable[Client]]
+
+
+@pytest.fixture
+async def connect(server: LiveServer) -> AsyncIterator[ClientFactory]:
+    """connect(token=..., **options) -> a connected python-socketio Client."""
+    clients: list[Client] = []
+
+    async def factory(token: Any = "default", url: str | None = None, **options: Any) -> Client:
+        client = Client()
+        clients.append(client)
+        return await client.connect(url or server.url, token, **options)
+
+    yield factory
+    for client in clients:
+        await client.close()
+
+
+@pytest.fixture
+async def node() -> AsyncIterator[Callable[[], Awaitable[NodeClient]]]:
+    """node() -> a started Node process running socket.io-client."""
+    started: list[NodeClient] = []
+
+    async def factory() -> NodeClient:
+        client = await NodeClient().start()
+        started.append(client)
+        return client
+
+    yield factory
+    for client in started:
+        await client.close()

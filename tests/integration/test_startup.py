@@ -1,0 +1,99 @@
+"""`python main.py` as a newcomer and as an operator run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from tests.support.clients import Client
+from tests.support.net import eventually, free_port
+from tests.support.servers import API_DIR, ServerProcess
+
+
+def bare_env(**extra: str) -> dict[str, str]:
+    """The environment of a machine with no configuration for this service at all."""
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "PYTHONPATH", "SYSTEMROOT")}
+    return {**keep, **extra}
+
+
+def log_lines(text: str) -> list[dict[str, object]]:
+    lines = []
+    for line in text.splitlines():
+        try:
+            lines.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return lines
+
+
+async def test_starts_with_no_configuration_and_logs_a_usable_dev_token() -> None:
+    server = ServerProcess()
+    server.env = bare_env(PORT=str(server.port), HOST="127.0.0.1", LOG_FORMAT="json")
+    await server.start()
+    try:
+        entries = log_lines(server.log())
+        dev = [e for e in entries if e.get("event") == "development_token"]
+        assert dev, server.log()
+        assert any(e.get("event") == "jwt_secret_ephemeral" for e in entries)
+        client = await Client().connect(server.url, str(dev[0]["token"]))
+        event = await client.wait_for("connection.established")
+        assert event["data"]["user_id"] == "dev-user"
+        await client.close()
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(server.url + "/health")).json()["redis"] == "disabled"
+    finally:
+        await server.stop()
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"ENVIRONMENT": "production"}, "JWT_SECRET_KEY"),
+        ({"ENVIRONMENT": "production", "JWT_SECRET_KEY": "too-short"}, "at least 32 bytes"),
+        ({"JWT_ALGORITHM": "RS256"}, "JWT_ALGORITHM"),
+        ({"PORT": "not-a-port"}, "PORT"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+    ],
+)
+def test_bad_configuration_fails_with_one_line(env: dict[str, str], needle: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "main.py"],
+        cwd=API_DIR,
+        env=bare_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert needle in lines[0] and "Traceback" not in result.stderr
+
+
+async def test_production_mode_hides_development_helpers() -> None:
+    server = ServerProcess(
+        environment="production", jwt_secret_key="p" * 40, cors_origins="https://app.example"
+    )
+    await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            assert (await http.get("/ws/dev-token")).status_code == 404
+            assert (await http.get("/health")).status_code == 200
+        assert "development_token" not in server.log()
+    finally:
+        await server.stop()
+
+
+async def test_sigterm_stops_the_server() -> None:
+    server = ServerProcess(port=free_port())
+    await server.start()
+    server.signal(15)
+    # uvicorn shuts down gracefully, then re-raises the signal it caught
+    assert await server.wait(15) in (0, -15)
+    await eventually(lambda: "server_stopped" in server.log())
+    assert "Traceback" not in server.log()

@@ -1,0 +1,158 @@
+"""Real servers for the tests: uvicorn in this process, or `python main.py` as a child.
+
+In-process servers let a test call `get_broadcaster()` inside the server's
+own process; child processes are for what needs a process boundary (several
+instances, signals, crashes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from tests.support.net import free_port
+from tests.support.tokens import SECRET
+
+ROOT = Path(__file__).resolve().parents[2]
+API_DIR = ROOT / "apps" / "api"
+
+
+def test_env(**overrides: Any) -> dict[str, str]:
+    """Environment for a server under test: known secret, JSON logs, loopback."""
+    env = {
+        "ENVIRONMENT": "development",
+        "JWT_SECRET_KEY": SECRET,
+        "HOST": "127.0.0.1",
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "INFO",
+        "REDIS_URL": "",
+    }
+    env.update({key.upper(): str(value) for key, value in overrides.items()})
+    return env
+
+
+class LiveServer:
+    """uvicorn serving `create_app()` inside the test process, on a free port."""
+
+    def __init__(self, **settings: Any) -> None:
+        from config import load_settings
+
+        self.port = free_port()
+        self.settings = load_settings(
+            **{k.lower(): v for k, v in test_env(**settings).items()} | {"port": self.port}
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.app: Any = None
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> LiveServer:
+        from main import create_app
+
+        self.app = create_app(self.settings)
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            ws_per_message_deflate=False,
+        )
+        self._server = uvicorn.Server(config)
+        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._task = asyncio.create_task(self._server.serve())
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if self._task.done() or time.monotonic() > deadline:
+                raise RuntimeError("in-process server did not start")
+            await asyncio.sleep(0.02)
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._task, 10)
+
+    @property
+    def sio(self) -> Any:
+        return self.app.state.sio
+
+    @property
+    def registry(self) -> Any:
+        return self.app.state.registry
+
+
+class ServerProcess:
+    """`python main.py` in a child process, its log captured to a file."""
+
+    def __init__(self, port: int | None = None, **settings: Any) -> None:
+        self.port = port or free_port()
+        self.env = {**os.environ, **test_env(**settings), "PORT": str(self.port)}
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log = tempfile.NamedTemporaryFile(prefix="server-", suffix=".log", delete=False)  # noqa: SIM115
+        self.log_path = Path(self._log.name)
+
+    async def start(self, timeout: float = 15) -> ServerProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, "main.py"], cwd=API_DIR, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient() as http:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(self.url + "/health", timeout=1)).status_code == 200:
+                        return self
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"server did not become healthy:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def signal(self, sig: int) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    async def wait(self, timeout: float = 15) -> int:
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError("server did not exit")
+            await asyncio.sleep(0.05)
+        return self.proc.returncode
+
+    async def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.signal(signal.SIGTERM)
+        try:
+            await self.wait(15)
+        except TimeoutError:
+            self.proc.kill()
+            await self.wait(5)
+
+
+@contextlib.asynccontextmanager
+async def running(server: LiveServer | ServerProcess) -> AsyncIterator[Any]:
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()

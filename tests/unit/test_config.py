@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import pytest
+
+from config import DEV_CORS_ORIGINS, SettingsError, load_settings
+
+STRONG = "x" * 32
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ENVIRONMENT", "JWT_SECRET_KEY", "JWT_ALGORITHM", "CORS_ORIGINS", "REDIS_URL", "PORT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir("/")  # no .env file
+
+
+def test_defaults() -> None:
+    settings = load_settings()
+    assert (settings.host, settings.port, settings.environment) == ("0.0.0.0", 8000, "development")
+    assert (settings.ping_timeout, settings.ping_interval) == (60, 25)
+    assert settings.max_http_buffer_size == 1_000_000
+    assert settings.redis_url == ""
+    assert settings.allowed_origins == DEV_CORS_ORIGINS
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("https://a.example, https://b.example/", ["https://a.example", "https://b.example"]),
+        ('["https://a.example", "http://localhost:3000"]', ["https://a.example", "http://localhost:3000"]),
+        ("*", ["*"]),
+    ],
+)
+def test_cors_origins_forms(monkeypatch: pytest.MonkeyPatch, raw: str, expected: list[str]) -> None:
+    monkeypatch.setenv("CORS_ORIGINS", raw)
+    assert load_settings().cors_origins == expected
+
+
+def test_production_requires_a_long_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    with pytest.raises(SettingsError, match="JWT_SECRET_KEY"):
+        load_settings()
+    monkeypatch.setenv("JWT_SECRET_KEY", "short")
+    with pytest.raises(SettingsError, match="at least 32 bytes"):
+        load_settings()
+    monkeypatch.setenv("JWT_SECRET_KEY", STRONG)
+    settings = load_settings()
+    assert settings.is_production and settings.allowed_origins == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "needle"),
+    [
+        ("JWT_ALGORITHM", "RS256", "JWT_ALGORITHM"),
+        ("PORT", "99999", "PORT"),
+        ("ENVIRONMENT", "staging", "ENVIRONMENT"),
+        ("CORS_ORIGINS", "example.com", "CORS_ORIGINS"),
+        ("CORS_ORIGINS", "[not json", "CORS_ORIGINS"),
+        ("REDIS_URL", "http://localhost", "REDIS_URL"),
+        ("PING_TIMEOUT", "-1", "PING_TIMEOUT"),
+    ],
+)
+def test_invalid_values_give_one_line(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, needle: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    message = str(info.value)
+    assert needle in message and "\n" not in message
