@@ -27,7 +27,8 @@ def _type_of(schema: dict[str, Any]) -> str:
     if kind == "array":
         return f"{_type_of(schema.get('items', {}))}[]"
     if kind == "string" and "format" in schema:
-        return {"uuid": "uuid", "date-time": "datetime"}.get(schema["format"], schema["format"])
+        fmt = str(schema["format"])
+        return {"uuid": "uuid", "date-time": "datetime"}.get(fmt, fmt)
     bounds = [f"≥ {schema['minimum']}"] if "minimum" in schema else []
     bounds += [f"≤ {schema['maximum']}"] if "maximum" in schema else []
     return f"{kind} ({', '.join(bounds)})" if bounds else str(kind)
