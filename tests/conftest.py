@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from events.broadcaster import get_broadcaster
 from tests.support.clients import Client
 from tests.support.node import NodeClient
+from tests.support.redis import RedisServer, redis_url_from_env
 from tests.support.servers import LiveServer
 from websocket.rooms import set_room_policy
 
@@ -60,3 +62,25 @@ async def node() -> AsyncIterator[Callable[[], Awaitable[NodeClient]]]:
     yield factory
     for client in started:
         await client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real Redis: `REDIS_URL` when the environment gives one, else one started for the session.
+
+    Tests sharing it keep apart by using their own channel and key prefix
+    (see `unique_channel`); tests that stop Redis start their own `RedisServer`.
+    """
+    from_env = redis_url_from_env()
+    if from_env:
+        yield from_env
+        return
+    server = RedisServer().start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def unique_channel() -> str:
+    """A Socket.IO channel (and key prefix) no other test uses."""
+    return f"test-{uuid.uuid4().hex[:12]}"

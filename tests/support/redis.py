@@ -1,0 +1,79 @@
+"""A real Redis for the tests: `REDIS_URL` when set, else a `redis-server` of our own.
+
+Outage tests need a Redis they may stop and start again, so `RedisServer`
+can always start a private one on a free port.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.net import free_port
+
+
+def require(tool: str, why: str) -> str:
+    """Path of `tool`; a skip locally, a failure in CI (REQUIRE_ALL_TESTS=1)."""
+    found = shutil.which(tool) or next(
+        (str(p) for p in (Path("/usr/sbin") / tool, Path("/usr/bin") / tool) if p.exists()), None
+    )
+    if found:
+        return found
+    message = f"{tool} is not installed ({why}); .ci/run installs it"
+    if os.environ.get("REQUIRE_ALL_TESTS") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+class RedisServer:
+    """A private redis-server process: no persistence, loopback only."""
+
+    def __init__(self, port: int | None = None, *extra_args: str) -> None:
+        self.port = port or free_port()
+        self.extra_args = extra_args
+        self.dir = tempfile.mkdtemp(prefix="redis-")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        binary = require("redis-server", "tests that cross instances use a real Redis")
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.dir, *self.extra_args],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def redis_url_from_env() -> str | None:
+    url = os.environ.get("REDIS_URL", "").strip()
+    return url or None
