@@ -41,6 +41,10 @@ class Settings(BaseSettings):
 
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     redis_url: str = ""
+    socketio_channel: str = Field(default="eventserver:socketio", min_length=1, max_length=200)
+    redis_key_prefix: str = Field(default="eventserver", min_length=1, max_length=100)
+    broadcast_timeout: float = Field(default=2.0, gt=0, le=60)
+    redis_canary_interval: float = Field(default=1.0, ge=0.05, le=60)
 
     ping_timeout: float = Field(default=60, gt=0)
     ping_interval: float = Field(default=25, gt=0)

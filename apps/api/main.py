@@ -11,6 +11,7 @@ import secrets
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 from fastapi import FastAPI
@@ -24,8 +25,9 @@ from websocket.auth import TokenValidator, mint_dev_token
 from websocket.connections import ConnectionRegistry
 from websocket.events import SocketHandlers
 from websocket.manager import LocalManager
+from websocket.redis_manager import RedisManager
 from websocket.server import RestCORSMiddleware, create_sio, engineio_apps
-from websocket.transport import LocalTransport
+from websocket.transport import LocalTransport, RedisTransport
 
 log = get_logger("main")
 
@@ -37,24 +39,50 @@ def _signing_secret(settings: Settings) -> tuple[str, bool]:
     return secrets.token_urlsafe(48), True
 
 
+def _delivery(settings: Settings) -> tuple[LocalManager | RedisManager, LocalTransport | RedisTransport]:
+    """Single instance in memory, or every instance joined through Redis."""
+    if not settings.redis_url:
+        manager = LocalManager()
+        return manager, LocalTransport(manager)
+    redis_manager = RedisManager(
+        settings.redis_url,
+        settings.socketio_channel,
+        publish_timeout=settings.broadcast_timeout,
+        canary_interval=settings.redis_canary_interval,
+    )
+    origin = f"broadcaster-{redis_manager.host_id}"
+    return redis_manager, RedisTransport(redis_manager.publisher, origin=origin)
+
+
+def _redacted(url: str) -> str:
+    """The Redis URL without its password, for logs."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     secret, ephemeral = _signing_secret(settings)
     validator = TokenValidator(secret)
     registry = ConnectionRegistry()
-    manager = LocalManager()
+    manager, transport = _delivery(settings)
     sio = create_sio(settings, manager)
     SocketHandlers(sio, validator, registry).register()
     broadcaster = get_broadcaster()
-    transport = LocalTransport(manager)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if isinstance(manager, RedisManager):
+            manager.start()
         broadcaster.attach(transport)
         log.info(
             "server_started",
             environment=settings.environment,
-            redis="disabled",
+            redis=_redacted(settings.redis_url) if settings.redis_url else "disabled",
+            channel=settings.socketio_channel if settings.redis_url else None,
             socketio_paths=["/socket.io/", "/ws/socket.io/"],
             namespace="/ws",
         )
@@ -69,6 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             broadcaster.detach()
             await sio.shutdown()
+            if isinstance(manager, RedisManager):
+                await manager.stop()
             log.info("server_stopped")
 
     app = FastAPI(
@@ -82,7 +112,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = registry
     app.state.sio = sio
     app.state.transport = transport
-    app.state.redis_state = lambda: "disabled"
+    app.state.redis_state = manager.state if isinstance(manager, RedisManager) else lambda: "disabled"
+    app.state.manager = manager
     app.state.dev_token = None if settings.is_production else mint_dev_token(secret)
 
     app.add_middleware(

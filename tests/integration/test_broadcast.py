@@ -104,8 +104,11 @@ async def test_a_failing_transport_returns_false_and_does_not_raise() -> None:
     class Broken:
         name = "broken"
 
-        async def send(self, event: object, room: str) -> bool:
+        async def send(self, event: object, rooms: object) -> bool:
             raise ConnectionError("down")
+
+        async def aclose(self) -> None:
+            return None
 
     broadcaster = EventBroadcaster(Broken())
     assert await broadcaster.broadcast_project_deleted(project_id=uuid.uuid4(), deleted_by="u") is False

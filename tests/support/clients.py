@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import socketio
 
 from tests.support.tokens import token as make_token
@@ -24,7 +25,15 @@ class ConnectRefused(Exception):
 
 
 class Client:
-    def __init__(self, **client_options: Any) -> None:
+    def __init__(self, local_addr: str | None = None, **client_options: Any) -> None:
+        # local_addr: connect from this 127.0.0.x, to look like a distinct client host.
+        self._session = (
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(local_addr, 0)))
+            if local_addr
+            else None
+        )
+        if self._session is not None:
+            client_options["http_session"] = self._session
         self.sio = socketio.AsyncClient(reconnection=False, **client_options)
         self.events: list[tuple[str, Any]] = []
         self.connect_error: Any = None
@@ -124,3 +133,5 @@ class Client:
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.sio.disconnect()
+        if self._session is not None:
+            await self._session.close()

@@ -156,3 +156,13 @@ async def running(server: LiveServer | ServerProcess) -> AsyncIterator[Any]:
         yield server
     finally:
         await server.stop()
+
+
+async def run_module(module: str, *args: str, env: dict[str, str], timeout: float = 30) -> tuple[int, str]:
+    """`python -m module args` in apps/api with `env` added; (exit status, combined output)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", module, *args, cwd=API_DIR, env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output, _ = await asyncio.wait_for(proc.communicate(), timeout)
+    return proc.returncode or 0, output.decode(errors="replace")

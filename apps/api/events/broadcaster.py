@@ -12,6 +12,8 @@ the same with a model instance, for code that wants static typing.
 
 The broadcaster object is process-wide and never replaced: the server attaches
 its transport at start-up, so a reference taken at import time stays valid.
+In a process that serves no sockets (a worker, a script) it publishes through
+Redis when `REDIS_URL` is set, with nothing else to configure.
 """
 
 from __future__ import annotations
@@ -21,35 +23,52 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
+from config import get_settings
 from logging_setup import get_logger
 from websocket.envelope import OutboundEvent
 from websocket.models import PAYLOAD_MODELS, EventType, Payload
+from websocket.redis_bus import RedisPublisher
+from websocket.transport import RedisTransport
 
 log = get_logger("events.broadcaster")
 
 
 class Transport(Protocol):
-    """Delivers one event to one room; True when the event was accepted."""
+    """Delivers one event to its rooms; True when the event was accepted for delivery."""
 
     name: str
 
-    async def send(self, event: OutboundEvent, room: str) -> bool: ...
+    async def send(self, event: OutboundEvent, rooms: Sequence[str]) -> bool: ...
+
+    async def aclose(self) -> None: ...
 
 
 class NoTransport:
-    """Used before a server starts, or in a process with no server and no Redis."""
+    """Used in a process with no server and no Redis: nothing can deliver."""
 
     name = "none"
 
-    async def send(self, event: OutboundEvent, room: str) -> bool:
+    async def send(self, event: OutboundEvent, rooms: Sequence[str]) -> bool:
         log.warning(
             "event_dropped",
             reason="no_transport",
             hint="no server runs in this process and REDIS_URL is not set",
             event_type=event.type.value,
-            room=room,
+            rooms=list(rooms),
         )
         return False
+
+    async def aclose(self) -> None:
+        return None
+
+
+def default_transport() -> Transport:
+    """For a process without a server: publish through Redis when REDIS_URL is set."""
+    settings = get_settings()
+    if not settings.redis_url:
+        return NoTransport()
+    publisher = RedisPublisher(settings.redis_url, settings.socketio_channel, settings.broadcast_timeout)
+    return RedisTransport(publisher)
 
 
 BroadcastMethod = Callable[..., Awaitable[bool]]
@@ -84,45 +103,57 @@ def _broadcast_method(event_type: EventType) -> BroadcastMethod:
 
 class EventBroadcaster:
     def __init__(self, transport: Transport | None = None) -> None:
-        self._transport: Transport = transport or NoTransport()
+        self._transport: Transport | None = transport
 
     @property
     def transport(self) -> Transport:
+        if self._transport is None:
+            self._transport = default_transport()
         return self._transport
 
     def attach(self, transport: Transport) -> None:
+        """Used by the server: deliver through it from now on."""
         self._transport = transport
 
     def detach(self) -> None:
-        self._transport = NoTransport()
+        self._transport = None
+
+    async def aclose(self) -> None:
+        """Release connections (a script's last step); the next broadcast opens them again."""
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            await transport.aclose()
+
+    async def __aenter__(self) -> EventBroadcaster:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     async def publish(self, payload: Payload, *, rooms: Sequence[str] | None = None) -> bool:
         """Send `payload` to the rooms its model routes it to (or to `rooms`)."""
         event = OutboundEvent.create(payload)
         targets = list(rooms) if rooms is not None else payload.target_rooms()
         started = time.perf_counter()
-        delivered = []
-        for room in targets:
-            try:
-                ok = await self._transport.send(event, room)
-            except Exception as exc:  # a delivery failure must never reach the caller
-                log.error(
-                    "event_broadcast_failed",
-                    event_type=event.type.value,
-                    event_id=event.id,
-                    room=room,
-                    error=f"{type(exc).__name__}: {exc}",
-                )
-                ok = False
-            delivered.append(ok)
-        success = all(delivered)
+        transport = self.transport
+        try:
+            success = await transport.send(event, targets)
+        except Exception as exc:  # a delivery failure must never reach the caller
+            log.error(
+                "event_broadcast_failed",
+                event_type=event.type.value,
+                event_id=event.id,
+                rooms=targets,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            success = False
         log.info(
             "event_broadcast",
             event_type=event.type.value,
             event_id=event.id,
             rooms=targets,
             ok=success,
-            transport=self._transport.name,
+            transport=transport.name,
             duration_ms=round((time.perf_counter() - started) * 1000, 3),
         )
         return success

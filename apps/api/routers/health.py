@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
@@ -14,9 +14,18 @@ class Health(BaseModel):
     status: Literal["ok"]
     connections: int
     redis: Literal["disabled", "ok", "down"]
+    redis_detail: dict[str, Any] | None = None
 
 
-@router.get("/health", response_model=Health)
+@router.get("/health", response_model=Health, response_model_exclude_none=True)
 async def health(request: Request) -> Health:
+    """Always 200 while the process serves: a Redis outage degrades fan-out, not local clients.
+
+    `redis` is "ok" only when this instance can both publish and hear its own
+    canary back; `redis_detail` says which half is failing.
+    """
     state = request.app.state
-    return Health(status="ok", connections=len(state.registry), redis=state.redis_state())
+    detail = state.manager.health() if hasattr(state.manager, "health") else None
+    return Health(
+        status="ok", connections=len(state.registry), redis=state.redis_state(), redis_detail=detail
+    )

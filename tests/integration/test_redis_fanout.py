@@ -1,0 +1,153 @@
+"""Several instances and write-only publishers joined through a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+from tests.support.clients import Client
+from tests.support.net import eventually
+from tests.support.servers import ServerProcess, run_module
+from tests.support.tokens import token
+
+READ = ("projects:read",)
+
+
+@pytest.fixture
+async def pair(redis_url: str, unique_channel: str) -> AsyncIterator[tuple[ServerProcess, ServerProcess]]:
+    """Two instances (separate uvicorn processes) on one Redis channel."""
+    settings = {
+        "redis_url": redis_url,
+        "socketio_channel": unique_channel,
+        "redis_key_prefix": unique_channel,
+    }
+    a, b = ServerProcess(**settings), ServerProcess(**settings)
+    await asyncio.gather(a.start(), b.start())
+    yield a, b
+    await asyncio.gather(a.stop(), b.stop())
+    for server in (a, b):
+        assert "Traceback" not in server.log(), server.log()
+
+
+async def update_via_route(server: ServerProcess, project_id: uuid.UUID) -> bool:
+    """Make `server` broadcast from its own process (the example route calls get_broadcaster())."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        response = await http.put(
+            f"/examples/projects/{project_id}",
+            json={"name": "Cross-instance"},
+            headers={"Authorization": f"Bearer {token('editor')}"},
+        )
+    response.raise_for_status()
+    return bool(response.json()["broadcast"])
+
+
+async def health(server: ServerProcess) -> dict[str, object]:
+    async with httpx.AsyncClient() as http:
+        return (await http.get(server.url + "/health", timeout=5)).json()  # type: ignore[no-any-return]
+
+
+async def test_broadcast_on_one_instance_reaches_subscribers_on_all(
+    pair: tuple[ServerProcess, ServerProcess],
+) -> None:
+    a, b = pair
+    project_id = uuid.uuid4()
+    on_a = await Client().connect(a.url, token("on-a", scopes=READ))
+    on_b = await Client().connect(b.url, token("on-b", scopes=READ))
+    bystander = await Client().connect(a.url, token("bystander", scopes=READ))
+    try:
+        await on_a.subscribe(f"project:{project_id}")
+        await on_b.subscribe(f"project:{project_id}")
+        assert await update_via_route(b, project_id) is True
+        from_b_on_a = await on_a.wait_for("project.updated")
+        from_b_on_b = await on_b.wait_for("project.updated")
+        assert from_b_on_a["id"] == from_b_on_b["id"]
+        assert from_b_on_a["data"]["project_id"] == str(project_id)
+
+        assert await update_via_route(a, project_id) is True
+        await on_b.wait_count("project.updated", 2)
+        await on_a.wait_count("project.updated", 2)
+        await asyncio.sleep(0.3)
+        assert bystander.received("project.updated") == []
+        assert len(on_a.received("project.updated")) == 2  # exactly once each
+    finally:
+        for client in (on_a, on_b, bystander):
+            await client.close()
+
+
+async def test_write_only_process_reaches_every_instance(
+    pair: tuple[ServerProcess, ServerProcess], redis_url: str, unique_channel: str
+) -> None:
+    a, b = pair
+    project_id = uuid.uuid4()
+    clients = [await Client().connect(s.url, token(f"w-{i}", scopes=READ)) for i, s in enumerate((a, b))]
+    bystander = await Client().connect(b.url, token("w-bystander", scopes=READ))
+    try:
+        for client in clients:
+            await client.subscribe(f"project:{project_id}")
+        status, output = await run_module(
+            "events.worker_example", str(project_id),
+            env={"REDIS_URL": redis_url, "SOCKETIO_CHANNEL": unique_channel},
+        )  # fmt: skip
+        assert status == 0, output
+        assert "published" in output
+        for client in clients:
+            event = await client.wait_for("project.updated")
+            assert event["data"]["updated_by"] == "worker:nightly-import"
+        await asyncio.sleep(0.3)
+        assert bystander.received("project.updated") == []
+    finally:
+        for client in (*clients, bystander):
+            await client.close()
+
+
+async def test_malformed_and_foreign_messages_are_dropped(
+    pair: tuple[ServerProcess, ServerProcess], redis_url: str, unique_channel: str
+) -> None:
+    a, b = pair
+    project_id = uuid.uuid4()
+    client = await Client().connect(a.url, token("m-1", scopes=READ))
+    redis = aioredis.Redis.from_url(redis_url)
+    garbage: list[bytes | str] = [
+        b"\xff\xfe not json",
+        "[]",
+        '"just a string with method in it"',
+        "42",
+        '{"method": "emit"}',
+        '{"method": "emit", "host_id": "x", "event": 5, "data": [], "room": null}',
+        '{"method": "emit", "host_id": "x", "event": "project.updated", "data": "nope"}',
+        '{"method": "emit", "host_id": "x", "event": "e", "data": [], "room": {"a": 1}}',
+        '{"method": "disconnect", "host_id": "x", "sid": 12}',
+        '{"method": "enter_room", "host_id": "x", "sid": "s", "room": ["a"]}',
+        '{"method": "shutdown_everything", "host_id": "x"}',
+        '{"method": "callback", "host_id": "x", "sid": "s", "id": "1", "args": []}',
+        "{" * 10_000,
+    ]
+    try:
+        await client.subscribe(f"project:{project_id}")
+        for message in garbage:
+            await redis.publish(unique_channel, message)
+        assert await update_via_route(b, project_id) is True
+        await client.wait_for("project.updated")
+        for server in (a, b):
+            await eventually(lambda s=server: health(s), timeout=5)
+            detail = (await health(server))["redis_detail"]
+            assert isinstance(detail, dict) and detail["dropped_messages"] >= len(garbage), detail
+            assert (await health(server))["redis"] == "ok"
+    finally:
+        await client.close()
+        await redis.aclose()
+    for server in (a, b):
+        assert "pubsub_message_dropped" in server.log()
+
+
+async def test_health_reports_redis_ok(pair: tuple[ServerProcess, ServerProcess]) -> None:
+    for server in pair:
+        body = await health(server)
+        assert body["redis"] == "ok", body
+        detail = body["redis_detail"]
+        assert isinstance(detail, dict) and detail["subscription"] == "ok" and detail["publish"] == "ok"
