@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     redis_key_prefix: str = Field(default="eventserver", min_length=1, max_length=100)
     broadcast_timeout: float = Field(default=2.0, gt=0, le=60)
     redis_canary_interval: float = Field(default=1.0, ge=0.05, le=60)
+    history_size: int = Field(default=200, ge=0, le=100_000)
+    history_ttl: float = Field(default=600, gt=0)
+    history_meta_ttl: float = Field(default=7 * 24 * 3600, gt=0)
+    presence_heartbeat: float = Field(default=5.0, ge=0.1, le=300)
 
     ping_timeout: float = Field(default=60, gt=0)
     ping_interval: float = Field(default=25, gt=0)

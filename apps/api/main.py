@@ -24,6 +24,8 @@ from routers import dev, health
 from websocket.auth import TokenValidator, mint_dev_token
 from websocket.connections import ConnectionRegistry
 from websocket.events import SocketHandlers
+from websocket.history import MemoryHistory
+from websocket.history_redis import RedisHistory
 from websocket.manager import LocalManager
 from websocket.redis_manager import RedisManager
 from websocket.server import RestCORSMiddleware, create_sio, engineio_apps
@@ -43,15 +45,23 @@ def _delivery(settings: Settings) -> tuple[LocalManager | RedisManager, LocalTra
     """Single instance in memory, or every instance joined through Redis."""
     if not settings.redis_url:
         manager = LocalManager()
-        return manager, LocalTransport(manager)
+        history = MemoryHistory(settings.history_size, settings.history_ttl, settings.history_meta_ttl)
+        return manager, LocalTransport(manager, history)
     redis_manager = RedisManager(
         settings.redis_url,
         settings.socketio_channel,
         publish_timeout=settings.broadcast_timeout,
         canary_interval=settings.redis_canary_interval,
     )
+    redis_history = RedisHistory(
+        redis_manager.publisher,
+        settings.redis_key_prefix,
+        settings.history_size,
+        settings.history_ttl,
+        settings.history_meta_ttl,
+    )
     origin = f"broadcaster-{redis_manager.host_id}"
-    return redis_manager, RedisTransport(redis_manager.publisher, origin=origin)
+    return redis_manager, RedisTransport(redis_manager.publisher, redis_history, origin=origin)
 
 
 def _redacted(url: str) -> str:

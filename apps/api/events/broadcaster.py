@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from config import get_settings
 from logging_setup import get_logger
 from websocket.envelope import OutboundEvent
+from websocket.history_redis import RedisHistory
 from websocket.models import PAYLOAD_MODELS, EventType, Payload
 from websocket.redis_bus import RedisPublisher
 from websocket.transport import RedisTransport
@@ -68,7 +69,14 @@ def default_transport() -> Transport:
     if not settings.redis_url:
         return NoTransport()
     publisher = RedisPublisher(settings.redis_url, settings.socketio_channel, settings.broadcast_timeout)
-    return RedisTransport(publisher)
+    history = RedisHistory(
+        publisher,
+        settings.redis_key_prefix,
+        settings.history_size,
+        settings.history_ttl,
+        settings.history_meta_ttl,
+    )
+    return RedisTransport(publisher, history)
 
 
 BroadcastMethod = Callable[..., Awaitable[bool]]

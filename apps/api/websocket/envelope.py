@@ -3,6 +3,10 @@
 An event sent to two rooms (a workflow and its project) is one `OutboundEvent`:
 its payload is turned into JSON once, and each room's envelope embeds that JSON
 as a fragment instead of serialising the payload again.
+
+The envelope starts with the room's position (`offset`, `epoch`), followed by
+the rest. Where the position is assigned elsewhere (a Redis script), the rest
+is handed over as bytes and the position is written in front of it there.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from datetime import UTC, datetime
 
 from websocket import jsonlib
 from websocket.models import EventType, Payload
+from websocket.replay import Replay
 
 
 def utc_timestamp(moment: datetime | None = None) -> str:
@@ -21,12 +26,20 @@ def utc_timestamp(moment: datetime | None = None) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def position_prefix(offset: int | None, epoch: str | None) -> bytes:
+    if offset is None or epoch is None:
+        return b'{"offset":null,"epoch":null,'
+    return b'{"offset":%d,"epoch":"%s",' % (offset, epoch.encode())
+
+
 @dataclass(frozen=True, slots=True)
 class OutboundEvent:
     id: str
     type: EventType
     timestamp: str
     data_json: bytes
+    replay: Replay = Replay.ALL
+    key: str = ""  # compaction key under a `latest` replay policy
 
     @classmethod
     def create(cls, payload: Payload) -> OutboundEvent:
@@ -35,11 +48,13 @@ class OutboundEvent:
             type=payload.event_type,
             timestamp=utc_timestamp(),
             data_json=payload.__pydantic_serializer__.to_json(payload),
+            replay=payload.replay,
+            key=payload.replay.key_of(payload),
         )
 
-    def envelope(self, room: str | None) -> bytes:
-        """The envelope's JSON for one room (or for one connection when room is None)."""
-        return jsonlib.dumpb(
+    def rest(self, room: str | None) -> bytes:
+        """The envelope after its position: `"id":…,…,"data":{…}}`."""
+        body = jsonlib.dumpb(
             {
                 "id": self.id,
                 "type": self.type.value,
@@ -48,3 +63,8 @@ class OutboundEvent:
                 "data": jsonlib.Fragment(self.data_json),
             }
         )
+        return body[1:]
+
+    def envelope(self, room: str | None, offset: int | None = None, epoch: str | None = None) -> bytes:
+        """The whole envelope for one room (or for one connection when room is None)."""
+        return position_prefix(offset, epoch) + self.rest(room)

@@ -2,8 +2,9 @@
 
 * Fan-out: stock `AsyncManager.emit` encodes a broadcast once but then creates
   one asyncio Task per recipient. Engine.IO's outgoing queues are unbounded, so
-  a put never waits: writing to each recipient in a plain loop delivers the same
-  packets in the same order without a Task (and its garbage) per recipient.
+  a put never waits: putting the packets on each recipient's queue in a plain
+  loop delivers them in the same order without a Task (and its garbage) per
+  recipient, and without yielding to the event loop in the middle.
 * Disconnect: stock `basic_disconnect` scans every room of the namespace to
   find the client's rooms, so mass disconnects are O(clients x rooms). A
   reverse index (sid -> rooms) makes leaving cost the client's own rooms.
@@ -35,6 +36,7 @@ class FastManagerMixin:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._rooms_of: dict[RoomKey, set[Any]] = {}
+        self._held: dict[str, dict[str, list[tuple[int | None, list[Any]]]]] = {}
 
     # -- room bookkeeping -------------------------------------------------
     def basic_enter_room(self, sid: str, namespace: str, room: Any, eio_sid: str | None = None) -> None:
@@ -56,6 +58,7 @@ class FastManagerMixin:
         for room in sorted(own, key=lambda r: (r is None or r == sid, str(r))):
             super().basic_leave_room(sid, namespace, room)  # type: ignore[misc]
         self.callbacks.pop(sid, None)
+        self._held.pop(sid, None)
         for pending in (self.pending_connect, self.pending_disconnect):
             waiting = pending.get(namespace)
             if waiting is not None and sid in waiting:
@@ -70,8 +73,34 @@ class FastManagerMixin:
         return len(self.rooms.get(namespace, {}).get(room, ()))
 
     # -- fan-out ----------------------------------------------------------
-    async def local_emit(self, event: str, data: Any, namespace: str, room: Any, skip_sid: Any = None) -> int:
+    async def local_emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str,
+        room: Any,
+        skip_sid: Any = None,
+        offset: int | None = None,
+    ) -> int:
         """Deliver to this instance's participants of `room`; return how many."""
+        return self.deliver(event, data, namespace, room, skip_sid, offset)
+
+    def deliver(
+        self,
+        event: str,
+        data: Any,
+        namespace: str,
+        room: Any,
+        skip_sid: Any = None,
+        offset: int | None = None,
+    ) -> int:
+        """Encode once, then put the packets straight on each recipient's outgoing queue.
+
+        Synchronous on purpose: nothing can interleave between assigning an
+        offset and handing the event to every recipient of this instance.
+        A connection that is resuming this room (see `hold`) gets the packets
+        parked instead, to be released after its replay.
+        """
         if namespace not in self.rooms:
             return 0
         if isinstance(data, tuple):
@@ -87,15 +116,44 @@ class FastManagerMixin:
             encoded = [encoded]
         packets = [eio_packet.Packet(eio_packet.MESSAGE, part) for part in encoded]
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
-        send = self.server.eio.send_packet
+        sockets = self.server.eio.sockets
+        held = self._held
         delivered = 0
         for sid, eio_sid in self.get_participants(namespace, room):  # type: ignore[attr-defined]
             if sid in skip:
                 continue
+            if held and room in held.get(sid, ()):
+                held[sid][room].append((offset, packets))
+                continue
+            socket = sockets.get(eio_sid)
+            if socket is None or socket.closed or socket.closing:
+                continue
             for pkt in packets:
-                await send(eio_sid, pkt)
+                socket.queue.put_nowait(pkt)
             delivered += 1
         return delivered
+
+    def hold(self, sid: str, room: str) -> None:
+        """Park live events of `room` for `sid` until `release` (used while it resumes)."""
+        self._held.setdefault(sid, {})[room] = []
+
+    def release(self, sid: str, room: str, after: int | None, namespace: str = "/") -> int:
+        """Send what was parked, skipping events at or before offset `after` (already replayed)."""
+        parked = self._held.get(sid, {}).pop(room, [])
+        if not self._held.get(sid, True):
+            del self._held[sid]
+        eio_sid = self.eio_sid_from_sid(sid, namespace)  # type: ignore[attr-defined]
+        socket = self.server.eio.sockets.get(eio_sid)
+        sent = 0
+        for offset, packets in parked:
+            if after is not None and offset is not None and offset <= after:
+                continue
+            if socket is None or socket.closed or socket.closing:
+                break
+            for pkt in packets:
+                socket.queue.put_nowait(pkt)
+            sent += 1
+        return sent
 
 
 class LocalManager(FastManagerMixin, socketio.AsyncManager):  # type: ignore[misc]

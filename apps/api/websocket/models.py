@@ -14,6 +14,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from websocket.replay import Replay
 from websocket.rooms import RoomKind, room_name
 
 
@@ -54,6 +55,7 @@ class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     event_type: ClassVar[EventType]
     routing: ClassVar[str] = "the connection it concerns only"
+    replay: ClassVar[Replay] = Replay.ALL
 
     def target_rooms(self) -> list[str]:
         raise NotImplementedError
@@ -104,6 +106,7 @@ class AgentPayload(Payload):
 class AgentStatusChanged(AgentPayload):
     """An agent's status or availability changed."""
 
+    replay = Replay.latest("agent_id")
     routing = "`agent:<agent_id>`, and `project:<project_id>` when given"
     event_type = EventType.AGENT_STATUS_CHANGED
     status: AgentStatus
@@ -118,15 +121,17 @@ class AgentStatusChanged(AgentPayload):
 
 
 class AgentConnected(AgentPayload):
-    """An agent came online."""
+    """An agent came online (its first connection opened, on any instance)."""
 
+    replay = Replay.latest("agent_id")
     event_type = EventType.AGENT_CONNECTED
     agent_name: str | None = None
 
 
 class AgentDisconnected(AgentPayload):
-    """An agent went offline."""
+    """An agent went offline (its last connection closed, on every instance)."""
 
+    replay = Replay.latest("agent_id")
     event_type = EventType.AGENT_DISCONNECTED
     reason: str | None = None
 
@@ -154,6 +159,7 @@ class WorkflowStarted(WorkflowPayload):
 class WorkflowProgress(WorkflowPayload):
     """A running workflow reports progress (0 to 100)."""
 
+    replay = Replay.latest("workflow_id")
     event_type = EventType.WORKFLOW_PROGRESS
     status: str = "running"
     progress: int = Field(ge=0, le=100, description="Percent complete, 0 to 100")
@@ -340,6 +346,13 @@ class EventEnvelope(BaseModel):
     """What every event looks like on the wire; clients read `event.data.<field>`."""
 
     model_config = ConfigDict(extra="forbid")
+    offset: int | None = Field(
+        description="Position in the room's stream, strictly increasing per room; null for events that "
+        "are not kept (replay none) and for events sent to one connection"
+    )
+    epoch: str | None = Field(
+        description="Identity of the room's stream; a new epoch means history was reset"
+    )
     id: UUID
     type: EventType
     room: str | None = Field(
@@ -347,6 +360,7 @@ class EventEnvelope(BaseModel):
     )
     timestamp: datetime
     data: JsonObject
+    replayed: bool = Field(default=False, description="Present, and true, on events re-sent by a resume")
 
 
 class Command(BaseModel):

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry
@@ -71,15 +73,19 @@ class RedisPublisher:
 
     async def publish(self, *messages: bytes) -> None:
         """Publish messages in order, in one round trip; raise PublishError on failure."""
+
+        def build(pipe: Pipeline) -> None:
+            for message in messages:
+                pipe.publish(self.channel, message)
+
+        await self.run(build)
+
+    async def run(self, build: Callable[[Pipeline], object]) -> list[Any]:
+        """Run the commands `build` queues, in order and in one round trip, within the time bound."""
         try:
-            client = self.client()
-            if len(messages) == 1:
-                await asyncio.wait_for(client.publish(self.channel, messages[0]), self.timeout)
-            else:
-                pipe = client.pipeline(transaction=False)
-                for message in messages:
-                    pipe.publish(self.channel, message)
-                await asyncio.wait_for(pipe.execute(), self.timeout)
+            pipe = self.client().pipeline(transaction=False)
+            build(pipe)
+            results: list[Any] = await asyncio.wait_for(pipe.execute(), self.timeout)
         except (RedisError, OSError, TimeoutError) as exc:
             if self.healthy:
                 log.error("redis_publish_failed", channel=self.channel, error=f"{type(exc).__name__}: {exc}")
@@ -88,6 +94,7 @@ class RedisPublisher:
         if not self.healthy:
             log.info("redis_publish_recovered", channel=self.channel)
         self.healthy = True
+        return results
 
     async def aclose(self) -> None:
         client, self._client = self._client, None

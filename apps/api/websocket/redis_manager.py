@@ -93,8 +93,9 @@ class RedisManager(FastManagerMixin, socketio.AsyncRedisManager):  # type: ignor
             return
         data = message["data"]
         args = data[0] if len(data) == 1 else tuple(data)
+        offset = args.get("offset") if isinstance(args, dict) else None
         namespace = message.get("namespace") or "/"
-        await self.local_emit(message["event"], args, namespace, message.get("room"), message.get("skip_sid"))
+        self.deliver(message["event"], args, namespace, message.get("room"), message.get("skip_sid"), offset)
 
     async def _listen(self) -> AsyncIterator[dict[str, Any]]:
         backoff = 0.5

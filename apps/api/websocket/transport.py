@@ -6,9 +6,13 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from redis.asyncio.client import Pipeline
+
 from logging_setup import get_logger
 from websocket import jsonlib
-from websocket.envelope import OutboundEvent
+from websocket.envelope import OutboundEvent, position_prefix
+from websocket.history import MemoryHistory
+from websocket.history_redis import RedisHistory
 from websocket.redis_bus import PublishError, RedisPublisher
 from websocket.server import NAMESPACE
 
@@ -16,17 +20,21 @@ log = get_logger("websocket.transport")
 
 
 class LocalTransport:
-    """Single instance: write the event straight to this server's room members."""
+    """Single instance: number the event in the room's history, hand it to the room's members."""
 
     name = "local"
 
-    def __init__(self, manager: Any) -> None:
+    def __init__(self, manager: Any, history: MemoryHistory) -> None:
         self._manager = manager
+        self.history = history
 
     async def send(self, event: OutboundEvent, rooms: Sequence[str]) -> bool:
         for room in rooms:
-            body = jsonlib.Fragment(event.envelope(room))
-            await self._manager.local_emit(event.type.value, body, NAMESPACE, room)
+            # append and deliver are synchronous: no other event can get between them
+            envelope, offset = self.history.append(room, event)
+            self._manager.deliver(
+                event.type.value, jsonlib.Fragment(envelope), NAMESPACE, room, offset=offset
+            )
         return True
 
     async def aclose(self) -> None:
@@ -36,36 +44,42 @@ class LocalTransport:
 class RedisTransport:
     """Publish on the Socket.IO channel; every instance (this one included) delivers.
 
-    Messages have python-socketio's own `emit` shape, so any instance of any
-    version that speaks JSON on the channel delivers them. The sender's own
-    instance receives them back from Redis like everyone else, which keeps the
-    order of a room's events the same on every instance.
+    Messages have python-socketio's own `emit` shape, so any instance that
+    speaks JSON on the channel delivers them. Kept event types go through one
+    Lua script per room that numbers, stores and publishes atomically; the
+    sender's own instance receives them back from Redis like everyone else,
+    so a room's events arrive in offset order on every instance.
     """
 
     name = "redis"
 
-    def __init__(self, publisher: RedisPublisher, origin: str | None = None) -> None:
+    def __init__(self, publisher: RedisPublisher, history: RedisHistory, origin: str | None = None) -> None:
         self.publisher = publisher
+        self.history = history
         self.origin = origin or f"publisher-{uuid.uuid4().hex}"
 
-    def message(self, event: OutboundEvent, room: str) -> bytes:
-        return jsonlib.dumpb(
-            {
-                "method": "emit",
-                "event": event.type.value,
-                "data": [jsonlib.Fragment(event.envelope(room))],
-                "binary": False,
-                "namespace": NAMESPACE,
-                "room": room,
-                "skip_sid": None,
-                "callback": None,
-                "host_id": self.origin,
-            }
-        )
+    def _frame(self, event: OutboundEvent, room: str) -> tuple[bytes, bytes]:
+        """The channel message around the envelope: (before, after)."""
+        before = b'{"method":"emit","event":%s,"data":[' % jsonlib.dumpb(event.type.value)
+        after = b'],"binary":false,"namespace":%s,"room":%s,"skip_sid":null,"callback":null,"host_id":%s}' % (
+            jsonlib.dumpb(NAMESPACE), jsonlib.dumpb(room), jsonlib.dumpb(self.origin),
+        )  # fmt: skip
+        return before, after
 
     async def send(self, event: OutboundEvent, rooms: Sequence[str]) -> bool:
+        def build(pipe: Pipeline) -> None:
+            for room in rooms:
+                before, after = self._frame(event, room)
+                if event.replay.stored:
+                    self.history.queue_publish(pipe, event, room, before, after)
+                else:
+                    pipe.publish(
+                        self.publisher.channel,
+                        before + position_prefix(None, None) + event.rest(room) + after,
+                    )
+
         try:
-            await self.publisher.publish(*(self.message(event, room) for room in rooms))
+            await self.publisher.run(build)
         except PublishError as exc:
             log.error("event_not_published", event_type=event.type.value, event_id=event.id, error=str(exc))
             return False
