@@ -19,7 +19,9 @@ from config import Settings, SettingsError, get_settings, load_settings
 from events import example_usage
 from events.broadcaster import get_broadcaster
 from logging_setup import configure_logging, get_logger
+from observability.metrics import Metrics, subscription_count
 from routers import dev, health
+from routers import metrics as metrics_route
 from websocket.auth import TokenValidator, mint_dev_token
 from websocket.connections import ConnectionRegistry
 from websocket.events import SocketHandlers
@@ -44,13 +46,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     registry = ConnectionRegistry()
     manager = LocalManager()
     sio = create_sio(settings, manager)
-    SocketHandlers(sio, validator, registry).register()
+    metrics = Metrics()
+    SocketHandlers(sio, validator, registry, metrics).register()
     broadcaster = get_broadcaster()
     transport = LocalTransport(manager)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        broadcaster.attach(transport)
+        broadcaster.attach(transport, observer=metrics)
         log.info(
             "server_started",
             environment=settings.environment,
@@ -84,6 +87,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.transport = transport
     app.state.redis_state = lambda: "disabled"
     app.state.dev_token = None if settings.is_production else mint_dev_token(secret)
+    app.state.metrics = metrics
+    metrics.observe_state(
+        connections=lambda: len(registry),
+        subscriptions=lambda: subscription_count(registry, manager),
+        redis_state=lambda: app.state.redis_state(),
+    )
 
     app.add_middleware(
         RestCORSMiddleware,
@@ -93,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
     )
     app.include_router(health.router)
+    app.include_router(metrics_route.router)
     if not settings.is_production:
         app.include_router(dev.router)
         app.include_router(example_usage.router)

@@ -52,6 +52,12 @@ class NoTransport:
         return False
 
 
+class BroadcastObserver(Protocol):
+    """Told about every publish (the server's metrics)."""
+
+    def event_broadcast(self, event_type: str, ok: bool, duration_s: float) -> None: ...
+
+
 BroadcastMethod = Callable[..., Awaitable[bool]]
 
 
@@ -85,16 +91,19 @@ def _broadcast_method(event_type: EventType) -> BroadcastMethod:
 class EventBroadcaster:
     def __init__(self, transport: Transport | None = None) -> None:
         self._transport: Transport = transport or NoTransport()
+        self._observer: BroadcastObserver | None = None
 
     @property
     def transport(self) -> Transport:
         return self._transport
 
-    def attach(self, transport: Transport) -> None:
+    def attach(self, transport: Transport, observer: BroadcastObserver | None = None) -> None:
         self._transport = transport
+        self._observer = observer
 
     def detach(self) -> None:
         self._transport = NoTransport()
+        self._observer = None
 
     async def publish(self, payload: Payload, *, rooms: Sequence[str] | None = None) -> bool:
         """Send `payload` to the rooms its model routes it to (or to `rooms`)."""
@@ -116,6 +125,9 @@ class EventBroadcaster:
                 ok = False
             delivered.append(ok)
         success = all(delivered)
+        duration = time.perf_counter() - started
+        if self._observer is not None:
+            self._observer.event_broadcast(event.type.value, success, duration)
         log.info(
             "event_broadcast",
             event_type=event.type.value,
@@ -123,7 +135,7 @@ class EventBroadcaster:
             rooms=targets,
             ok=success,
             transport=self._transport.name,
-            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            duration_ms=round(duration * 1000, 3),
         )
         return success
 
