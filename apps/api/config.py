@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     max_http_buffer_size: int = Field(default=1_000_000, ge=1024)
     ws_per_message_deflate: bool = False
 
+    dashboard_enabled: bool = True
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
 

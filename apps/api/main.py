@@ -20,7 +20,7 @@ from events import example_usage
 from events.broadcaster import get_broadcaster
 from logging_setup import configure_logging, get_logger
 from observability.metrics import Metrics, subscription_count
-from routers import contract, dev, health
+from routers import contract, dashboard, dev, health
 from routers import metrics as metrics_route
 from websocket.auth import TokenValidator, mint_dev_token
 from websocket.connections import ConnectionRegistry
@@ -104,6 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics_route.router)
     app.include_router(contract.router)
+    if settings.dashboard_enabled:
+        app.include_router(dashboard.router)
     if not settings.is_production:
         app.include_router(dev.router)
         app.include_router(example_usage.router)
