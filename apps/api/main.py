@@ -19,6 +19,7 @@ from config import Settings, SettingsError, get_settings, load_settings
 from events import example_usage
 from events.broadcaster import get_broadcaster
 from logging_setup import configure_logging, get_logger
+from observability.admin_ui import enable_admin_ui
 from observability.metrics import Metrics, subscription_count
 from routers import contract, dashboard, dev, health
 from routers import metrics as metrics_route
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     sio = create_sio(settings, manager)
     metrics = Metrics()
     SocketHandlers(sio, validator, registry, metrics).register()
+    admin_ui = enable_admin_ui(sio, settings)
     broadcaster = get_broadcaster()
     transport = LocalTransport(manager)
 
@@ -71,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             broadcaster.detach()
+            if admin_ui is not None:
+                await admin_ui.shutdown()
             await sio.shutdown()
             log.info("server_stopped")
 
