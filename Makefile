@@ -42,6 +42,7 @@ test: lint typecheck pytest
 
 docs: $(VENV)/.dev
 	cd apps/api && ../../$(PY) -m websocket.reference ../../WEBSOCKET_API.md
+	cd apps/api && ../../$(PY) -m contract
 
 clean:
 	rm -rf $(VENV) $(JS)/node_modules .pytest_cache .mypy_cache .ruff_cache

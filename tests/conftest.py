@@ -26,7 +26,8 @@ async def _session_server() -> AsyncIterator[LiveServer]:
 @pytest.fixture
 async def server(_session_server: LiveServer) -> AsyncIterator[LiveServer]:
     """The shared in-process server, with the process-wide broadcaster attached to it."""
-    get_broadcaster().attach(_session_server.app.state.transport)
+    state = _session_server.app.state
+    get_broadcaster().attach(state.transport, observer=state.metrics)
     yield _session_server
     set_room_policy(None)
 

@@ -21,6 +21,7 @@ DEV_CORS_ORIGINS = [
     "http://127.0.0.1:5173",
 ]
 MIN_SECRET_BYTES = 32
+MIN_ADMIN_PASSWORD_CHARS = 16
 
 
 class SettingsError(Exception):
@@ -54,6 +55,12 @@ class Settings(BaseSettings):
     ping_interval: float = Field(default=25, gt=0)
     max_http_buffer_size: int = Field(default=1_000_000, ge=1024)
     ws_per_message_deflate: bool = False
+
+    dashboard_enabled: bool = True
+    # Socket.IO Admin UI: on only when both are set (see observability/admin_ui.py).
+    admin_ui_username: str = ""
+    admin_ui_password: SecretStr | None = None
+    admin_ui_read_only: bool = True
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
@@ -99,6 +106,24 @@ class Settings(BaseSettings):
                     "when ENVIRONMENT=production"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _admin_ui_rules(self) -> Settings:
+        password = self.admin_ui_password.get_secret_value() if self.admin_ui_password else ""
+        if bool(self.admin_ui_username.strip()) != bool(password):
+            raise ValueError(
+                "set both ADMIN_UI_USERNAME and ADMIN_UI_PASSWORD to enable the Admin UI, or neither"
+            )
+        if password and self.environment == "production" and len(password) < MIN_ADMIN_PASSWORD_CHARS:
+            raise ValueError(
+                f"ADMIN_UI_PASSWORD must be at least {MIN_ADMIN_PASSWORD_CHARS} characters "
+                "when ENVIRONMENT=production"
+            )
+        return self
+
+    @property
+    def admin_ui_enabled(self) -> bool:
+        return bool(self.admin_ui_username.strip())
 
     @property
     def is_production(self) -> bool:

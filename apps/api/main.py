@@ -20,7 +20,10 @@ from config import Settings, SettingsError, get_settings, load_settings
 from events import example_usage
 from events.broadcaster import get_broadcaster
 from logging_setup import configure_logging, get_logger
-from routers import dev, health
+from observability.admin_ui import enable_admin_ui
+from observability.metrics import Metrics, subscription_count
+from routers import contract, dashboard, dev, health
+from routers import metrics as metrics_route
 from websocket.auth import TokenValidator, mint_dev_token
 from websocket.connections import ConnectionRegistry
 from websocket.events import SocketHandlers
@@ -80,14 +83,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     registry = ConnectionRegistry()
     manager, transport = _delivery(settings)
     sio = create_sio(settings, manager)
-    SocketHandlers(sio, validator, registry).register()
+    metrics = Metrics()
+    SocketHandlers(sio, validator, registry, metrics).register()
+    admin_ui = enable_admin_ui(sio, settings)
     broadcaster = get_broadcaster()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if isinstance(manager, RedisManager):
             manager.start()
-        broadcaster.attach(transport)
+        broadcaster.attach(transport, observer=metrics)
         log.info(
             "server_started",
             environment=settings.environment,
@@ -106,6 +111,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             broadcaster.detach()
+            if admin_ui is not None:
+                await admin_ui.shutdown()
             await sio.shutdown()
             if isinstance(manager, RedisManager):
                 await manager.stop()
@@ -125,6 +132,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.redis_state = manager.state if isinstance(manager, RedisManager) else lambda: "disabled"
     app.state.manager = manager
     app.state.dev_token = None if settings.is_production else mint_dev_token(secret)
+    app.state.metrics = metrics
+    metrics.observe_state(
+        connections=lambda: len(registry),
+        subscriptions=lambda: subscription_count(registry, manager),
+        redis_state=lambda: app.state.redis_state(),
+    )
 
     app.add_middleware(
         RestCORSMiddleware,
@@ -134,6 +147,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
     )
     app.include_router(health.router)
+    app.include_router(metrics_route.router)
+    app.include_router(contract.router)
+    if settings.dashboard_enabled:
+        app.include_router(dashboard.router)
     if not settings.is_production:
         app.include_router(dev.router)
         app.include_router(example_usage.router)

@@ -15,9 +15,13 @@ from typing import Any
 JS_DIR = Path(__file__).resolve().parents[1] / "js"
 
 
+# Every package of package.json; npm ci installs them all when one is missing.
+NODE_PACKAGES = ("socket.io-client", "typescript", "@asyncapi/specs")
+
+
 def ensure_node_modules() -> None:
-    """Install the pinned socket.io-client from package-lock.json when it is missing."""
-    if (JS_DIR / "node_modules" / "socket.io-client").is_dir():
+    """Install the pinned Node packages from package-lock.json when one is missing."""
+    if all((JS_DIR / "node_modules" / package).is_dir() for package in NODE_PACKAGES):
         return
     npm = shutil.which("npm")
     if npm is None:

@@ -87,6 +87,14 @@ class LiveServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._task, 10)
 
+    def cut_connections(self) -> int:
+        """Abort every open TCP connection, as a network failure would; return how many."""
+        assert self._server is not None
+        connections = list(self._server.server_state.connections)
+        for connection in connections:
+            connection.transport.abort()
+        return len(connections)
+
     @property
     def sio(self) -> Any:
         return self.app.state.sio

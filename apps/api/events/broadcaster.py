@@ -79,6 +79,12 @@ def default_transport() -> Transport:
     return RedisTransport(publisher, history)
 
 
+class BroadcastObserver(Protocol):
+    """Told about every publish (the server's metrics)."""
+
+    def event_broadcast(self, event_type: str, ok: bool, duration_s: float) -> None: ...
+
+
 BroadcastMethod = Callable[..., Awaitable[bool]]
 
 
@@ -112,6 +118,7 @@ def _broadcast_method(event_type: EventType) -> BroadcastMethod:
 class EventBroadcaster:
     def __init__(self, transport: Transport | None = None) -> None:
         self._transport: Transport | None = transport
+        self._observer: BroadcastObserver | None = None
 
     @property
     def transport(self) -> Transport:
@@ -119,12 +126,14 @@ class EventBroadcaster:
             self._transport = default_transport()
         return self._transport
 
-    def attach(self, transport: Transport) -> None:
-        """Used by the server: deliver through it from now on."""
+    def attach(self, transport: Transport, observer: BroadcastObserver | None = None) -> None:
+        """Used by the server: deliver through it from now on (and report to `observer`)."""
         self._transport = transport
+        self._observer = observer
 
     def detach(self) -> None:
         self._transport = None
+        self._observer = None
 
     async def aclose(self) -> None:
         """Release connections (a script's last step); the next broadcast opens them again."""
@@ -155,6 +164,9 @@ class EventBroadcaster:
                 error=f"{type(exc).__name__}: {exc}",
             )
             success = False
+        duration = time.perf_counter() - started
+        if self._observer is not None:
+            self._observer.event_broadcast(event.type.value, success, duration)
         log.info(
             "event_broadcast",
             event_type=event.type.value,
@@ -162,7 +174,7 @@ class EventBroadcaster:
             rooms=targets,
             ok=success,
             transport=transport.name,
-            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            duration_ms=round(duration * 1000, 3),
         )
         return success
 

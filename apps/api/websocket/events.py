@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from socketio.exceptions import ConnectionRefusedError as SocketIORefused
 
 from logging_setup import get_logger
+from observability.metrics import Metrics
 from websocket import jsonlib
 from websocket.auth import TokenValidator
 from websocket.connections import Connection, ConnectionRegistry
@@ -58,10 +59,17 @@ def _first_error(exc: ValidationError) -> str:
 
 
 class SocketHandlers:
-    def __init__(self, sio: EventServer, validator: TokenValidator, registry: ConnectionRegistry) -> None:
+    def __init__(
+        self,
+        sio: EventServer,
+        validator: TokenValidator,
+        registry: ConnectionRegistry,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.sio = sio
         self.validator = validator
         self.registry = registry
+        self.metrics = metrics or Metrics()
         self.commands: dict[str, tuple[type[Command], CommandFn]] = {
             "subscribe": (RoomCommand, self.subscribe),
             "unsubscribe": (RoomCommand, self.unsubscribe),
@@ -80,6 +88,7 @@ class SocketHandlers:
 
     # -- connection lifecycle ----------------------------------------------
     async def refuse_namespace(self, namespace: str, sid: str, environ: Any, auth: Any = None) -> None:
+        self.metrics.refused(ErrorCode.INVALID_NAMESPACE.value)
         raise SocketIORefused(
             "Unknown namespace",
             {
@@ -99,14 +108,17 @@ class SocketHandlers:
             self.registry.add(conn)
         except WebSocketError as exc:
             log.warning("websocket_refused", code=exc.code.value, client_addr=addr, reason=exc.message)
+            self.metrics.refused(exc.code.value)
             raise SocketIORefused(exc.message, exc.to_data()) from None
         except Exception:
             # Anything else would leave the client hanging with a half-registered session.
             log.exception("websocket_connect_failed", client_addr=addr)
             self.registry.remove(sid)
+            self.metrics.refused(ErrorCode.INTERNAL_ERROR.value)
             error = WebSocketError("Server error while connecting", ErrorCode.INTERNAL_ERROR)
             raise SocketIORefused(error.message, error.to_data()) from None
         log.info("websocket_connect", connection_id=sid, user_id=user.id, role=user.role, client_addr=addr)
+        self.metrics.connected()
 
     async def after_connect(self, sid: str) -> None:
         conn = self.registry.get(sid)
@@ -133,6 +145,7 @@ class SocketHandlers:
         conn = self.registry.remove(sid)
         if conn is None:
             return
+        self.metrics.disconnected(reason)
         log.info(
             "websocket_disconnect",
             connection_id=sid,
@@ -185,6 +198,7 @@ class SocketHandlers:
             raise WebSocketError(f"Not allowed to join {name}", ErrorCode.FORBIDDEN)
         await self.sio.enter_room(conn.sid, name, namespace=NAMESPACE)
         log.info("room_subscribed", room=name)
+        self.metrics.subscribed(name)
         return {"status": "success", "room": name}
 
     async def unsubscribe(self, conn: Connection, cmd: RoomCommand) -> Ack:

@@ -52,7 +52,9 @@ JsonObject = dict[str, Any]
 class Payload(BaseModel):
     """Base of every event payload: strict about unknown fields, immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Every field is on the wire (defaults and nulls included), so the schema
+    # clients get marks them all required.
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_serialization_defaults_required=True)
     event_type: ClassVar[EventType]
     routing: ClassVar[str] = "the connection it concerns only"
     replay: ClassVar[Replay] = Replay.ALL

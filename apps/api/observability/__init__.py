@@ -1,0 +1,1 @@
+"""Operational views of the server: Prometheus metrics, the Socket.IO Admin UI."""

@@ -1,0 +1,125 @@
+"""Prometheus metrics of one app instance, scraped at `GET /metrics`.
+
+Each app owns a `CollectorRegistry` (not prometheus-client's global one), so
+several servers in one process, as in the tests, keep separate counts.
+Counters are bumped by one-line calls from the handlers and the broadcaster;
+values that are state rather than history (connections, subscriptions, Redis)
+are read from their owners at scrape time, so they can never drift.
+
+Label values come from small fixed sets (error codes, disconnect reasons,
+event types, room kinds), never from room names or user ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from websocket.connections import ConnectionRegistry
+from websocket.server import NAMESPACE
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+REDIS_STATES = ("disabled", "ok", "down")
+# Local broadcasts take microseconds; a Redis round trip milliseconds.
+DURATION_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+
+
+def _label(text: object) -> str:
+    """python-socketio's reasons read "ping timeout"; labels read ping_timeout."""
+    return str(text).strip().lower().replace(" ", "_") or "unknown"
+
+
+class _StateCollector(Collector):
+    def __init__(
+        self, connections: Callable[[], int], subscriptions: Callable[[], int], redis: Callable[[], str]
+    ) -> None:
+        self._connections = connections
+        self._subscriptions = subscriptions
+        self._redis = redis
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily("ws_connections", "Connections open on this instance", self._connections())
+        yield GaugeMetricFamily(
+            "ws_subscriptions",
+            "Rooms joined with subscribe by the connections of this instance (automatic rooms excluded)",
+            self._subscriptions(),
+        )
+        state = self._redis()
+        redis = GaugeMetricFamily("ws_redis_state", "1 for the current Redis state", labels=["state"])
+        for name in REDIS_STATES:
+            redis.add_metric([name], 1.0 if name == state else 0.0)
+        yield redis
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        for collector in (ProcessCollector, PlatformCollector, GCCollector):
+            collector(registry=self.registry)
+        r = self.registry
+        self._connects = Counter("ws_connects", "Connections accepted", registry=r)
+        self._disconnects = Counter("ws_disconnects", "Connections closed, by reason", ["reason"], registry=r)
+        self._refused = Counter(
+            "ws_connections_refused", "Connections refused, by error code", ["code"], registry=r
+        )
+        self._subscribes = Counter(
+            "ws_subscribes", "Successful subscribe commands, by room kind", ["kind"], registry=r
+        )
+        self._events = Counter(
+            "ws_events_broadcast", "Events published by this process, by type and outcome",
+            ["type", "outcome"], registry=r,
+        )  # fmt: skip
+        self._duration = Histogram(
+            "ws_broadcast_duration_seconds", "Time to hand one event to every room it goes to",
+            buckets=DURATION_BUCKETS, registry=r,
+        )  # fmt: skip
+
+    def observe_state(
+        self,
+        *,
+        connections: Callable[[], int],
+        subscriptions: Callable[[], int],
+        redis_state: Callable[[], str],
+    ) -> None:
+        """Report these at every scrape (call once per registry)."""
+        self.registry.register(_StateCollector(connections, subscriptions, redis_state))
+
+    # -- the one-line calls ------------------------------------------------
+    def connected(self) -> None:
+        self._connects.inc()
+
+    def disconnected(self, reason: object) -> None:
+        self._disconnects.labels(_label(reason)).inc()
+
+    def refused(self, code: str) -> None:
+        self._refused.labels(code).inc()
+
+    def subscribed(self, room: str) -> None:
+        self._subscribes.labels(room.partition(":")[0]).inc()
+
+    def event_broadcast(self, event_type: str, ok: bool, duration_s: float) -> None:
+        self._events.labels(event_type, "ok" if ok else "failed").inc()
+        self._duration.observe(duration_s)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def subscription_count(registry: ConnectionRegistry, manager: Any) -> int:
+    """Rooms joined by subscribe, over this instance's connections."""
+    return sum(
+        len(set(manager.get_rooms(conn.sid, NAMESPACE)) - conn.auto_rooms - {conn.sid}) for conn in registry
+    )
