@@ -25,14 +25,11 @@ from observability.metrics import Metrics, subscription_count
 from routers import contract, dashboard, dev, health
 from routers import metrics as metrics_route
 from websocket.auth import TokenValidator, mint_dev_token
+from websocket.backends import build_backends
 from websocket.connections import ConnectionRegistry
 from websocket.events import SocketHandlers
-from websocket.history import MemoryHistory
-from websocket.history_redis import RedisHistory
-from websocket.manager import LocalManager
-from websocket.redis_manager import RedisManager
 from websocket.server import RestCORSMiddleware, create_sio, engineio_apps
-from websocket.transport import LocalTransport, RedisTransport
+from websocket.subscriptions import Subscriptions
 
 log = get_logger("main")
 
@@ -42,29 +39,6 @@ def _signing_secret(settings: Settings) -> tuple[str, bool]:
     if settings.jwt_secret_key is not None and settings.jwt_secret_key.get_secret_value():
         return settings.jwt_secret_key.get_secret_value(), False
     return secrets.token_urlsafe(48), True
-
-
-def _delivery(settings: Settings) -> tuple[LocalManager | RedisManager, LocalTransport | RedisTransport]:
-    """Single instance in memory, or every instance joined through Redis."""
-    if not settings.redis_url:
-        manager = LocalManager()
-        history = MemoryHistory(settings.history_size, settings.history_ttl, settings.history_meta_ttl)
-        return manager, LocalTransport(manager, history)
-    redis_manager = RedisManager(
-        settings.redis_url,
-        settings.socketio_channel,
-        publish_timeout=settings.broadcast_timeout,
-        canary_interval=settings.redis_canary_interval,
-    )
-    redis_history = RedisHistory(
-        redis_manager.publisher,
-        settings.redis_key_prefix,
-        settings.history_size,
-        settings.history_ttl,
-        settings.history_meta_ttl,
-    )
-    origin = f"broadcaster-{redis_manager.host_id}"
-    return redis_manager, RedisTransport(redis_manager.publisher, redis_history, origin=origin)
 
 
 def _redacted(url: str) -> str:
@@ -81,18 +55,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     secret, ephemeral = _signing_secret(settings)
     validator = TokenValidator(secret)
     registry = ConnectionRegistry()
-    manager, transport = _delivery(settings)
+    backends = build_backends(settings)
+    manager, transport = backends.manager, backends.transport
     sio = create_sio(settings, manager)
+    rooms = Subscriptions(sio, backends.history, backends.presence)
     metrics = Metrics()
-    SocketHandlers(sio, validator, registry, metrics).register()
+    SocketHandlers(sio, validator, registry, rooms, metrics).register()
     admin_ui = enable_admin_ui(sio, settings)
     broadcaster = get_broadcaster()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if isinstance(manager, RedisManager):
-            manager.start()
         broadcaster.attach(transport, observer=metrics)
+        await backends.start(on_agent_gone=rooms.agent_gone)
         log.info(
             "server_started",
             environment=settings.environment,
@@ -114,8 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if admin_ui is not None:
                 await admin_ui.shutdown()
             await sio.shutdown()
-            if isinstance(manager, RedisManager):
-                await manager.stop()
+            await backends.stop()
             log.info("server_stopped")
 
     app = FastAPI(
@@ -129,8 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = registry
     app.state.sio = sio
     app.state.transport = transport
-    app.state.redis_state = manager.state if isinstance(manager, RedisManager) else lambda: "disabled"
-    app.state.manager = manager
+    app.state.redis_state = backends.state
+    app.state.backends = backends
     app.state.dev_token = None if settings.is_production else mint_dev_token(secret)
     app.state.metrics = metrics
     metrics.observe_state(

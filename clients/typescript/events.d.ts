@@ -201,6 +201,20 @@ export interface PrUpdated {
   changes: { [key: string]: unknown };
 }
 
+/** Who is connected to the room, on every instance. At most 1,000 users are listed, most connections first; the totals count all. */
+export interface PresenceAck {
+  status: "success";
+  room: string;
+  users: PresenceUser[];
+  total_users: number;
+  total_connections: number;
+}
+
+export interface PresenceUser {
+  user_id: string;
+  connections: number;
+}
+
 /** A project was deleted. */
 export interface ProjectDeleted {
   /** format: uuid */
@@ -235,6 +249,43 @@ export interface RoomCommand {
 export interface RoomsAck {
   status: "success";
   rooms: string[];
+}
+
+export interface SincePosition {
+  /** The offset of the last event the client has */
+  offset: number;
+  /** The epoch that offset belongs to ('' before any event) */
+  epoch: string;
+}
+
+/** A position in a room's stream: resume from here with `subscribe {room, since}`. */
+export interface StreamPosition {
+  /** The last offset of the room's stream (0 before any event) */
+  offset: number;
+  /** The stream's identity ('' before any event) */
+  epoch: string;
+}
+
+/** Subscribed. With `since`, says whether everything missed was replayed (just before this ack). */
+export interface SubscribeAck {
+  status: "success";
+  room: string;
+  /** The room's position; live events after it follow this ack. Null when history is unreachable */
+  position: StreamPosition | null;
+  /** Only with `since`: true when every missed event was replayed (or none was missed); false when history no longer reaches back (reload state over REST) */
+  recovered?: boolean | null;
+  /** Only with `since`: how many events were re-sent */
+  replayed?: number | null;
+  /** Only when not recovered: why */
+  reason?: "epoch_changed" | "history_expired" | "ahead_of_stream" | "history_unavailable" | null;
+}
+
+export interface SubscribeCommand {
+  room: string;
+  /** Resume: replay what came after this position, then continue live */
+  since?: SincePosition | null;
+  /** 'policy' replays per event type (latest only, for some); 'all' replays every kept event */
+  replay?: "policy" | "all";
 }
 
 /** A workflow finished successfully. */
@@ -362,15 +413,17 @@ export type ServerToClientEvents = {
 
 /** Client command -> its payload. */
 export interface CommandPayloads {
-  "subscribe": RoomCommand;
+  "subscribe": SubscribeCommand;
   "unsubscribe": RoomCommand;
+  "presence": RoomCommand;
   "debug:rooms": EmptyCommand;
 }
 
 /** Client command -> its acknowledgement (success, or ErrorAck). */
 export interface CommandAcks {
-  "subscribe": RoomAck | ErrorAck;
+  "subscribe": SubscribeAck | ErrorAck;
   "unsubscribe": RoomAck | ErrorAck;
+  "presence": PresenceAck | ErrorAck;
   "debug:rooms": RoomsAck | ErrorAck;
 }
 

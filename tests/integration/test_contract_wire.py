@@ -36,7 +36,12 @@ async def test_documents_are_served(server: LiveServer) -> None:
 
 async def test_real_acknowledgements_match_their_schemas(connect: ClientFactory) -> None:
     client = await connect(token("schema-acks"))
-    validator_for("RoomAck").validate(await client.call("subscribe", {"room": f"project:{PROJECT}"}))
+    validator_for("SubscribeAck").validate(await client.call("subscribe", {"room": f"project:{PROJECT}"}))
+    resumed = await client.call(
+        "subscribe", {"room": f"project:{PROJECT}", "since": {"offset": 0, "epoch": ""}}
+    )
+    validator_for("SubscribeAck").validate(resumed)
+    validator_for("PresenceAck").validate(await client.call("presence", {"room": f"project:{PROJECT}"}))
     validator_for("RoomAck").validate(await client.call("unsubscribe", {"room": f"project:{PROJECT}"}))
     validator_for("RoomsAck").validate(await client.call("debug:rooms", {}))
     for bad in ({"room": "nowhere"}, {"room": "user:someone-else"}, {"room": "global", "extra": 1}):

@@ -61,6 +61,7 @@ class RedisServer:
                         return self
             except OSError:
                 time.sleep(0.05)
+        self.stop()
         raise RuntimeError(f"redis-server did not start on port {self.port}")
 
     def stop(self) -> None:

@@ -27,6 +27,8 @@ from tests.support.tokens import SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 API_DIR = ROOT / "apps" / "api"
+# One folder per test run for the child servers' logs (kept for post-mortems of failures).
+LOG_DIR = tempfile.mkdtemp(prefix="eventserver-test-logs-")
 
 
 def test_env(**overrides: Any) -> dict[str, str]:
@@ -112,7 +114,7 @@ class ServerProcess:
         self.env = {**os.environ, **test_env(**settings), "PORT": str(self.port)}
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
-        self._log = tempfile.NamedTemporaryFile(prefix="server-", suffix=".log", delete=False)  # noqa: SIM115
+        self._log = tempfile.NamedTemporaryFile(prefix="server-", suffix=".log", dir=LOG_DIR, delete=False)  # noqa: SIM115
         self.log_path = Path(self._log.name)
 
     async def start(self, timeout: float = 15) -> ServerProcess:
@@ -124,8 +126,10 @@ class ServerProcess:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
+                # Healthy, and listening in *this* process (not some other server that took the port).
                 with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get(self.url + "/health", timeout=1)).status_code == 200:
+                    healthy = (await http.get(self.url + "/health", timeout=1)).status_code == 200
+                    if healthy and f"127.0.0.1:{self.port}" in self.log():
                         return self
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"server did not become healthy:\n{self.log()}")

@@ -18,7 +18,7 @@ def claims(**overrides: object) -> dict[str, object]:
         "email": "u1@example.com",
         "role": "user",
         "token_type": "access",
-        "exp": int(time.time()) + 60,
+        "exp": int(time.time()) + 24 * 3600,
     }
     base.update(overrides)
     return {key: value for key, value in base.items() if value is not None}

@@ -72,7 +72,7 @@ def test_asyncapi_covers_every_event_and_command() -> None:
 
 
 def test_every_command_the_server_handles_is_described() -> None:
-    handlers = SocketHandlers(None, None, None)  # type: ignore[arg-type]  # only the command table is read
+    handlers = SocketHandlers(None, None, None, None)  # type: ignore[arg-type]  # only the command table is read
     assert set(handlers.commands) == set(COMMANDS)
     for name, (model, _) in handlers.commands.items():
         assert COMMANDS[name][0] is model

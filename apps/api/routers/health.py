@@ -25,7 +25,7 @@ async def health(request: Request) -> Health:
     canary back; `redis_detail` says which half is failing.
     """
     state = request.app.state
-    detail = state.manager.health() if hasattr(state.manager, "health") else None
+    detail = state.backends.health()
     return Health(
         status="ok", connections=len(state.registry), redis=state.redis_state(), redis_detail=detail
     )

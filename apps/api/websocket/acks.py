@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from websocket.errors import ErrorCode
-from websocket.models import Command, EmptyCommand, RoomCommand
+from websocket.models import Command, EmptyCommand, RoomCommand, SubscribeCommand
 
 
 class Ack(BaseModel):
@@ -24,6 +24,47 @@ class RoomAck(Ack):
 
     status: Literal["success"]
     room: str
+
+
+class StreamPosition(Ack):
+    """A position in a room's stream: resume from here with `subscribe {room, since}`."""
+
+    offset: int = Field(description="The last offset of the room's stream (0 before any event)")
+    epoch: str = Field(description="The stream's identity ('' before any event)")
+
+
+class SubscribeAck(RoomAck):
+    """Subscribed. With `since`, says whether everything missed was replayed (just before this ack)."""
+
+    position: StreamPosition | None = Field(
+        description="The room's position; live events after it follow this ack. "
+        "Null when history is unreachable"
+    )
+    recovered: bool | None = Field(
+        default=None,
+        description="Only with `since`: true when every missed event was replayed (or none was missed); "
+        "false when history no longer reaches back (reload state over REST)",
+    )
+    replayed: int | None = Field(default=None, description="Only with `since`: how many events were re-sent")
+    reason: Literal["epoch_changed", "history_expired", "ahead_of_stream", "history_unavailable"] | None = (
+        Field(default=None, description="Only when not recovered: why")
+    )
+
+
+class PresenceUser(Ack):
+    user_id: str
+    connections: int
+
+
+class PresenceAck(RoomAck):
+    """Who is connected to the room, on every instance.
+
+    At most 1,000 users are listed, most connections first; the totals count all.
+    """
+
+    users: list[PresenceUser]
+    total_users: int
+    total_connections: int
 
 
 class RoomsAck(Ack):
@@ -45,7 +86,8 @@ class ErrorAck(Ack):
 # Client command name -> (payload model, success acknowledgement model). Any
 # command can also answer with ErrorAck.
 COMMANDS: dict[str, tuple[type[Command], type[Ack]]] = {
-    "subscribe": (RoomCommand, RoomAck),
+    "subscribe": (SubscribeCommand, SubscribeAck),
     "unsubscribe": (RoomCommand, RoomAck),
+    "presence": (RoomCommand, PresenceAck),
     "debug:rooms": (EmptyCommand, RoomsAck),
 }

@@ -25,9 +25,10 @@ from websocket.auth import TokenValidator
 from websocket.connections import Connection, ConnectionRegistry
 from websocket.envelope import OutboundEvent
 from websocket.errors import ErrorCode, WebSocketError
-from websocket.models import Command, ConnectionEstablished, EmptyCommand, RoomCommand
+from websocket.models import Command, ConnectionEstablished, EmptyCommand, RoomCommand, SubscribeCommand
 from websocket.rooms import auto_rooms, get_room_policy, parse_room
 from websocket.server import NAMESPACE, EventServer
+from websocket.subscriptions import Subscriptions
 
 log = get_logger("websocket.events")
 
@@ -64,15 +65,18 @@ class SocketHandlers:
         sio: EventServer,
         validator: TokenValidator,
         registry: ConnectionRegistry,
+        rooms: Subscriptions,
         metrics: Metrics | None = None,
     ) -> None:
         self.sio = sio
         self.validator = validator
         self.registry = registry
+        self.rooms = rooms
         self.metrics = metrics or Metrics()
         self.commands: dict[str, tuple[type[Command], CommandFn]] = {
-            "subscribe": (RoomCommand, self.subscribe),
+            "subscribe": (SubscribeCommand, self.subscribe),
             "unsubscribe": (RoomCommand, self.unsubscribe),
+            "presence": (RoomCommand, self.presence),
             "debug:rooms": (EmptyCommand, self.debug_rooms),
         }
 
@@ -119,6 +123,7 @@ class SocketHandlers:
             raise SocketIORefused(error.message, error.to_data()) from None
         log.info("websocket_connect", connection_id=sid, user_id=user.id, role=user.role, client_addr=addr)
         self.metrics.connected()
+        await self.rooms.connected(conn)
 
     async def after_connect(self, sid: str) -> None:
         conn = self.registry.get(sid)
@@ -146,6 +151,7 @@ class SocketHandlers:
         if conn is None:
             return
         self.metrics.disconnected(reason)
+        await self.rooms.disconnected(conn, self.rooms.rooms_of(sid), str(reason))
         log.info(
             "websocket_disconnect",
             connection_id=sid,
@@ -191,15 +197,19 @@ class SocketHandlers:
         )
         return WebSocketError(f"Unknown command {name[:64]!r}", ErrorCode.UNKNOWN_COMMAND).to_ack()
 
-    async def subscribe(self, conn: Connection, cmd: RoomCommand) -> Ack:
-        room = parse_room(cmd.room)
+    async def _allowed_room(self, conn: Connection, raw: str) -> str:
+        room = parse_room(raw)
         name = str(room)
         if name not in conn.auto_rooms and not await get_room_policy()(conn.user, room):
             raise WebSocketError(f"Not allowed to join {name}", ErrorCode.FORBIDDEN)
-        await self.sio.enter_room(conn.sid, name, namespace=NAMESPACE)
-        log.info("room_subscribed", room=name)
+        return name
+
+    async def subscribe(self, conn: Connection, cmd: SubscribeCommand) -> Ack:
+        name = await self._allowed_room(conn, cmd.room)
+        ack = await self.rooms.join(conn, name, cmd)
+        log.info("room_subscribed", room=name, resume=cmd.since is not None)
         self.metrics.subscribed(name)
-        return {"status": "success", "room": name}
+        return ack
 
     async def unsubscribe(self, conn: Connection, cmd: RoomCommand) -> Ack:
         name = str(parse_room(cmd.room))
@@ -207,9 +217,13 @@ class SocketHandlers:
             raise WebSocketError(
                 f"{name} is joined automatically and cannot be left", ErrorCode.ROOM_NOT_LEAVABLE
             )
-        await self.sio.leave_room(conn.sid, name, namespace=NAMESPACE)
+        await self.rooms.leave(conn, name)
         log.info("room_unsubscribed", room=name)
         return {"status": "success", "room": name}
+
+    async def presence(self, conn: Connection, cmd: RoomCommand) -> Ack:
+        """Who is in a room: allowed to anyone who may join it."""
+        return await self.rooms.members(await self._allowed_room(conn, cmd.room))
 
     async def debug_rooms(self, conn: Connection, cmd: EmptyCommand) -> Ack:
         rooms = [room for room in self.sio.rooms(conn.sid, namespace=NAMESPACE) if room != conn.sid]

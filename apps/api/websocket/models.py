@@ -373,5 +373,20 @@ class RoomCommand(Command):
     room: str = Field(min_length=1, max_length=200)
 
 
+class SincePosition(Command):
+    offset: int = Field(ge=0, le=2**53, description="The offset of the last event the client has")
+    epoch: str = Field(max_length=64, description="The epoch that offset belongs to ('' before any event)")
+
+
+class SubscribeCommand(RoomCommand):
+    since: SincePosition | None = Field(
+        default=None, description="Resume: replay what came after this position, then continue live"
+    )
+    replay: Literal["policy", "all"] = Field(
+        default="policy",
+        description="'policy' replays per event type (latest only, for some); 'all' replays every kept event",
+    )
+
+
 class EmptyCommand(Command):
     pass

@@ -28,15 +28,17 @@ class PublishError(Exception):
 
 
 def redis_client(url: str, timeout: float, name: str) -> aioredis.Redis:
-    """A client whose connects and commands give up after `timeout` seconds.
+    """A client whose commands give up within `timeout` seconds.
 
-    One immediate retry covers the usual stale pooled connection after a Redis
-    restart; anything longer is the caller's business.
+    Each socket operation may take half of it, leaving room for one immediate
+    retry on a fresh connection: that covers the stale pooled connection after
+    a Redis restart or a dead network path. Anything longer is the caller's
+    business.
     """
     return aioredis.Redis.from_url(
         url,
-        socket_connect_timeout=timeout,
-        socket_timeout=timeout,
+        socket_connect_timeout=timeout / 2,
+        socket_timeout=timeout / 2,
         retry=Retry(NoBackoff(), 1),
         client_name=name,
     )

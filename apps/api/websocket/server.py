@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 import socketio
@@ -34,6 +35,16 @@ ENGINEIO_PREFIXES = ("/" + ENGINEIO_PATH + "/", "/" + DEFAULT_ENGINEIO_PATH + "/
 log = get_logger("websocket.server")
 
 ConnectHook = Callable[[str], Awaitable[None]]
+_after_ack: ContextVar[list[Callable[[], object]] | None] = ContextVar("after_ack", default=None)
+
+
+def after_ack(action: Callable[[], object]) -> None:
+    """Run `action` once the current command's acknowledgement is queued (now, outside a command)."""
+    pending = _after_ack.get()
+    if pending is None:
+        action()
+    else:
+        pending.append(action)
 
 
 class EventServer(socketio.AsyncServer):  # type: ignore[misc]
@@ -79,6 +90,23 @@ class EventServer(socketio.AsyncServer):  # type: ignore[misc]
             await self._send_packet(
                 eio_sid, self.packet_class(sio_packet.ACK, namespace=namespace, id=id, data=[ack])
             )
+
+    async def _handle_event_internal(
+        self, server: Any, sid: str, eio_sid: str, data: Any, namespace: str, id: int | None
+    ) -> None:
+        # python-socketio sends the ack right after the handler returns, in this
+        # same task; actions registered with after_ack() follow it.
+        token = _after_ack.set([])
+        try:
+            await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
+        finally:
+            pending = _after_ack.get() or []
+            _after_ack.reset(token)
+            for action in pending:
+                try:
+                    action()
+                except Exception:
+                    log.exception("after_ack_failed")
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         # A long-polling client that says goodbye may still have a GET waiting

@@ -1,0 +1,74 @@
+"""The stateful parts, chosen by one setting: in memory, or shared through Redis.
+
+Like encode/broadcaster's backends, one URL (`REDIS_URL`) decides: empty means
+one instance holding everything in memory; a Redis URL means every instance
+and publisher shares fan-out, history and presence through that Redis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from config import Settings
+from websocket.history import History, MemoryHistory
+from websocket.history_redis import RedisHistory
+from websocket.manager import LocalManager
+from websocket.presence import AgentGone, MemoryPresence, Presence
+from websocket.presence_redis import RedisPresence
+from websocket.redis_manager import RedisManager
+from websocket.transport import LocalTransport, RedisTransport
+
+
+@dataclass
+class Backends:
+    manager: LocalManager | RedisManager
+    transport: LocalTransport | RedisTransport
+    history: History
+    presence: Presence
+
+    @property
+    def redis(self) -> RedisManager | None:
+        return self.manager if isinstance(self.manager, RedisManager) else None
+
+    def state(self) -> str:
+        return self.redis.state() if self.redis else "disabled"
+
+    def health(self) -> dict[str, Any] | None:
+        return self.redis.health() if self.redis else None
+
+    async def start(self, on_agent_gone: AgentGone) -> None:
+        if self.redis:
+            self.redis.start()
+        await self.presence.start(on_agent_gone)
+
+    async def stop(self) -> None:
+        await self.presence.stop()
+        if self.redis:
+            await self.redis.stop()
+
+
+def build_backends(settings: Settings) -> Backends:
+    if not settings.redis_url:
+        manager = LocalManager()
+        history = MemoryHistory(settings.history_size, settings.history_ttl, settings.history_meta_ttl)
+        return Backends(manager, LocalTransport(manager, history), history, MemoryPresence())
+    redis_manager = RedisManager(
+        settings.redis_url,
+        settings.socketio_channel,
+        publish_timeout=settings.broadcast_timeout,
+        canary_interval=settings.redis_canary_interval,
+    )
+    publisher = redis_manager.publisher
+    redis_history = RedisHistory(
+        publisher,
+        settings.redis_key_prefix,
+        settings.history_size,
+        settings.history_ttl,
+        settings.history_meta_ttl,
+    )
+    presence = RedisPresence(
+        publisher, settings.redis_key_prefix, redis_manager.host_id, settings.presence_heartbeat
+    )
+    transport = RedisTransport(publisher, redis_history, origin=f"broadcaster-{redis_manager.host_id}")
+    return Backends(redis_manager, transport, redis_history, presence)
