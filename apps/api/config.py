@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
 
+    # Producers (webhooks/, events/publish_api.py, events/dedupe.py)
+    github_webhook_secret: SecretStr | None = None
+    github_project_resolver: str = ""
+    dedupe_window: float = Field(default=600, gt=0, le=7 * 24 * 3600)
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
@@ -81,6 +86,15 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return url
 
+    @field_validator("github_project_resolver")
+    @classmethod
+    def _check_resolver(cls, spec: str) -> str:
+        spec = spec.strip()
+        module, sep, name = spec.partition(":")
+        if spec and not (sep and module and name.isidentifier()):
+            raise ValueError("must be module:function, e.g. myapp.github:resolve_project")
+        return spec
+
     @model_validator(mode="after")
     def _production_rules(self) -> Settings:
         if self.environment == "production":
@@ -95,6 +109,12 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def webhook_secret(self) -> bytes | None:
+        """The GitHub webhook secret as bytes, or None when not configured (deliveries refused)."""
+        value = self.github_webhook_secret.get_secret_value() if self.github_webhook_secret else ""
+        return value.encode() if value else None
 
     @property
     def allowed_origins(self) -> list[str]:

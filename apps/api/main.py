@@ -18,8 +18,11 @@ from fastapi import FastAPI
 from config import Settings, SettingsError, get_settings, load_settings
 from events import example_usage
 from events.broadcaster import get_broadcaster
+from events.dedupe import create_dedupe_store
 from logging_setup import configure_logging, get_logger
-from routers import dev, health
+from routers import dev, health, publish
+from webhooks import github as github_webhooks
+from webhooks.projects import load_project_resolver, set_project_resolver
 from websocket.auth import TokenValidator, mint_dev_token
 from websocket.connections import ConnectionRegistry
 from websocket.events import SocketHandlers
@@ -47,10 +50,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     SocketHandlers(sio, validator, registry).register()
     broadcaster = get_broadcaster()
     transport = LocalTransport(manager)
+    dedupe = create_dedupe_store(settings.redis_url)
+    if settings.github_project_resolver:
+        try:
+            set_project_resolver(load_project_resolver(settings.github_project_resolver))
+        except ValueError as exc:
+            raise SettingsError(f"invalid configuration: GITHUB_PROJECT_RESOLVER: {exc}") from None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         broadcaster.attach(transport)
+        broadcaster.use_dedupe(dedupe, settings.dedupe_window)
+        github_webhooks.log_configuration(settings)
         log.info(
             "server_started",
             environment=settings.environment,
@@ -68,6 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             broadcaster.detach()
+            broadcaster.use_dedupe(None)
+            await dedupe.close()
             await sio.shutdown()
             log.info("server_stopped")
 
@@ -82,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = registry
     app.state.sio = sio
     app.state.transport = transport
+    app.state.dedupe = dedupe
     app.state.redis_state = lambda: "disabled"
     app.state.dev_token = None if settings.is_production else mint_dev_token(secret)
 
@@ -93,6 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
     )
     app.include_router(health.router)
+    app.include_router(publish.router)
+    app.include_router(github_webhooks.router)
     if not settings.is_production:
         app.include_router(dev.router)
         app.include_router(example_usage.router)
@@ -105,12 +121,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def main() -> None:
     try:
         settings = load_settings()
+        configure_logging(settings.log_level, settings.log_format)
+        app = create_app(settings)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    configure_logging(settings.log_level, settings.log_format)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,
