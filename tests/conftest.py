@@ -13,6 +13,7 @@ from tests.support.clients import Client
 from tests.support.node import NodeClient
 from tests.support.redis import RedisServer, redis_url_from_env
 from tests.support.servers import LiveServer
+from webhooks.projects import set_project_resolver
 from websocket.rooms import set_room_policy
 
 
@@ -27,8 +28,10 @@ async def _session_server() -> AsyncIterator[LiveServer]:
 async def server(_session_server: LiveServer) -> AsyncIterator[LiveServer]:
     """The shared in-process server, with the process-wide broadcaster attached to it."""
     get_broadcaster().attach(_session_server.app.state.transport)
+    get_broadcaster().use_dedupe(_session_server.app.state.dedupe)
     yield _session_server
     set_room_policy(None)
+    set_project_resolver(None)
 
 
 ClientFactory = Callable[..., Awaitable[Client]]
