@@ -22,8 +22,9 @@ from tests.support.github import (
     fixture_names,
     signed_headers,
 )
+from tests.support.guide import run_shell, shell_block
 from tests.support.servers import LiveServer
-from tests.support.tokens import token
+from tests.support.tokens import WEBHOOK_SECRET, token
 from webhooks import github as github_webhook
 from webhooks.projects import set_project_resolver
 
@@ -330,3 +331,18 @@ async def test_a_failing_resolver_gives_500_without_a_leak(http: httpx.AsyncClie
     assert response.status_code == 500
     assert response.json()["detail"]["code"] == "INTERNAL_ERROR"
     assert "database" not in response.text
+
+
+async def test_the_guides_hand_signed_delivery_works(server: LiveServer, connect: ClientFactory) -> None:
+    project_id = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/acme/app")
+    client = await connect(token("watcher", scopes=["projects:read"]))
+    await client.subscribe(f"project:{project_id}")
+    code, output = await run_shell(
+        shell_block("webhook-curl"),
+        ("curl", "openssl"),
+        EVENT_SERVER=server.url,
+        GITHUB_WEBHOOK_SECRET=WEBHOOK_SECRET,
+    )
+    assert code == 0 and '"status":"broadcast"' in output, output
+    event = await client.wait_for("issue.created")
+    assert (event["data"]["title"], event["data"]["number"]) == ("Test", 1)

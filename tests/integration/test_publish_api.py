@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,8 +13,8 @@ import pytest
 from routers import publish
 from tests.conftest import ClientFactory
 from tests.support.clients import Client
-from tests.support.redis import require
-from tests.support.servers import ROOT, LiveServer
+from tests.support.guide import run_shell, shell_block
+from tests.support.servers import LiveServer
 from tests.support.tokens import token
 
 PROJECT = uuid.uuid4()
@@ -217,23 +215,13 @@ async def test_openapi_documents_the_request_schema(http: httpx.AsyncClient) -> 
     assert set(operation["responses"]) >= {"202", "400", "401", "403", "413", "503"}
 
 
-def guide_curl_command() -> str:
-    guide = (ROOT / "WEBSOCKET_INTEGRATION_GUIDE.md").read_text()
-    match = re.search(r"<!-- publish-curl -->\n```bash\n(.*?)```", guide, re.S)
-    assert match, "the guide's publish curl example is missing its marker"
-    return match.group(1)
-
-
 async def test_the_guides_curl_command_publishes(server: LiveServer, connect: ClientFactory) -> None:
-    curl = require("curl", "the guide's curl example is run as written")
-    command = guide_curl_command()
+    command = shell_block("publish-curl")
     project_id = re.search(r'"project_id": "([0-9a-f-]{36})"', command)
     assert project_id, command
     watcher = await connect(token("watcher", scopes=["projects:read"]))
     await watcher.subscribe(f"project:{project_id.group(1)}")
-    env = {"PATH": os.path.dirname(curl) + ":/usr/bin:/bin", "EVENT_SERVER": server.url, "TOKEN": SERVICE}
-    result = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, timeout=30)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert '"delivered":true' in result.stdout
+    code, output = await run_shell(command, ("curl",), EVENT_SERVER=server.url, TOKEN=SERVICE)
+    assert code == 0 and '"delivered":true' in output, output
     event = await watcher.wait_for("project.updated")
     assert (event["data"]["status"], event["data"]["updated_by"]) == ("deploying", "deploy-bot")
