@@ -138,6 +138,7 @@ async def test_webhook_resolver_example_works_as_the_configured_resolver() -> No
             theirs = await deliver(http, "issues", foreign)
     finally:
         await server.stop()
+    assert "events.example_usage:resolve_project" in server.log()  # github_webhooks_ready names it
     project_id = example_usage.REPOSITORY_PROJECTS["harbor-labs/tidewater"]
     assert ours.status_code == 200 and ours.json()["rooms"] == [f"project:{project_id}"]
     assert theirs.status_code == 202 and theirs.json()["status"] == "ignored"

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model
@@ -162,7 +162,10 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     summary="Publish one event or a batch of up to 100",
 )
 async def publish_events(
-    body: PublishBody, user: Annotated[Principal, Depends(_publisher)]
+    body: Annotated[
+        PublishBody, Body(title="Events", description=f"One event or an array of 1 to {MAX_BATCH}")
+    ],
+    user: Annotated[Principal, Depends(_publisher)],
 ) -> Published | JSONResponse:
     items: list[Any] = body if isinstance(body, list) else [body]
     broadcaster = get_broadcaster()

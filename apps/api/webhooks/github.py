@@ -56,6 +56,9 @@ def _refuse(status: int, code: str, message: str) -> HTTPException:
 def log_configuration(settings: Settings) -> None:
     """Say at start-up when webhooks cannot work, and why."""
     if settings.webhook_secret is not None:
+        resolver = get_project_resolver()
+        name = getattr(resolver, "__qualname__", type(resolver).__qualname__)
+        log.info("github_webhooks_ready", path=PATH, resolver=f"{resolver.__module__}:{name}")
         return
     emit = log.error if settings.is_production else log.warning
     emit("github_webhooks_refused", reason=NOT_CONFIGURED, path=PATH, fix="set GITHUB_WEBHOOK_SECRET")
@@ -117,7 +120,8 @@ async def github_webhook(request: Request) -> JSONResponse:
     github_event = request.headers.get("X-GitHub-Event", "")
     delivery = request.headers.get("X-GitHub-Delivery", "")
     structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(github_event=github_event, delivery=delivery)
+    # Logged before the signature is checked: bounded, as anyone can send these headers.
+    structlog.contextvars.bind_contextvars(github_event=github_event[:64], delivery=delivery[:64])
     try:
         status, body = await _handle(request, github_event, delivery)
     except HTTPException as exc:
