@@ -2,11 +2,13 @@
 the worker that runs them and the call that starts one.
 
 Needs `temporalio` (`pip install temporalio`); the server itself does not.
-The activity is run for real by the tests with `temporalio.testing.ActivityEnvironment`.
+The tests run the activity with `temporalio.testing.ActivityEnvironment`, and the
+whole example (worker, workflow, start call) on Temporal's development server.
 """
 
 from __future__ import annotations
 
+# --- example: temporal imports ---
 import asyncio
 import uuid
 from dataclasses import dataclass
@@ -19,10 +21,13 @@ from temporalio.client import Client
 from temporalio.common import RetryPolicy
 from temporalio.worker import Worker
 
+# Workflow code runs in Temporal's sandbox; modules it only passes along are imported as they are.
 with workflow.unsafe.imports_passed_through():
     from events.temporal import ProgressReporter
 
 TASK_QUEUE = "line-counts"
+
+# --- end example ---
 
 
 # --- example: temporal activity ---
