@@ -23,6 +23,7 @@ from events.example_temporal import LineCountJob, LineCountWorkflow, count_lines
 from events.temporal import ProgressReporter, idempotency_key
 from tests.conftest import ClientFactory
 from tests.support.clients import Client
+from tests.support.net import eventually
 from tests.support.redis import require
 from tests.support.servers import API_DIR, LiveServer
 from tests.support.tokens import token
@@ -223,9 +224,16 @@ async def test_the_example_workflow_runs_on_a_real_temporal_server(
         worker = asyncio.create_task(run_worker(env.client))
         try:
             workflow_id = await start_line_count(env.client, project_id, run.job.paths)
-            await watcher.wait_count("workflow.progress", 2, timeout=30)
-            run.files[2].write_text("x\n")
             handle = env.client.get_workflow_handle(str(workflow_id))
+            await watcher.wait_count("workflow.progress", 2, timeout=30)
+
+            async def first_attempt_failed() -> bool:
+                pending = (await handle.describe()).raw_description.pending_activities
+                return bool(pending) and pending[0].HasField("last_failure")
+
+            # Only now does the file appear: attempt 1 must have failed for real.
+            await eventually(first_attempt_failed, timeout=30)
+            run.files[2].write_text("x\n")
             counts = await asyncio.wait_for(handle.result(), 60)
             history = await handle.fetch_history()
         finally:
