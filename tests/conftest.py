@@ -13,6 +13,7 @@ from tests.support.clients import Client
 from tests.support.node import NodeClient
 from tests.support.redis import RedisServer, redis_url_from_env
 from tests.support.servers import LiveServer
+from webhooks.projects import set_project_resolver
 from websocket.rooms import set_room_policy
 
 
@@ -28,8 +29,10 @@ async def server(_session_server: LiveServer) -> AsyncIterator[LiveServer]:
     """The shared in-process server, with the process-wide broadcaster attached to it."""
     state = _session_server.app.state
     get_broadcaster().attach(state.transport, observer=state.metrics)
+    get_broadcaster().use_dedupe(state.dedupe)
     yield _session_server
     set_room_policy(None)
+    set_project_resolver(None)
 
 
 ClientFactory = Callable[..., Awaitable[Client]]

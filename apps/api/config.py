@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -24,15 +24,44 @@ MIN_SECRET_BYTES = 32
 MIN_ADMIN_PASSWORD_CHARS = 16
 
 
+SettingsT = TypeVar("SettingsT", bound="PublisherSettings")
+
+
 class SettingsError(Exception):
     """A configuration value is unusable; the message is one line for the operator."""
 
 
-class Settings(BaseSettings):
+class PublisherSettings(BaseSettings):
+    """What any process needs to publish events: a server, a worker, a script.
+
+    Kept apart from `Settings` so that a Temporal worker or a cron job with
+    `ENVIRONMENT=production` is not asked for server-only settings such as a
+    JWT secret.
+    """
+
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
     )
 
+    redis_url: str = ""
+    socketio_channel: str = Field(default="eventserver:socketio", min_length=1, max_length=200)
+    redis_key_prefix: str = Field(default="eventserver", min_length=1, max_length=100)
+    broadcast_timeout: float = Field(default=2.0, gt=0, le=60)
+    history_size: int = Field(default=200, ge=0, le=100_000)
+    history_ttl: float = Field(default=600, gt=0)
+    history_meta_ttl: float = Field(default=7 * 24 * 3600, gt=0)
+    dedupe_window: float = Field(default=600, gt=0, le=7 * 24 * 3600)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, url: str) -> str:
+        url = url.strip()
+        if url and not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return url
+
+
+class Settings(PublisherSettings):
     host: str = "0.0.0.0"
     port: int = Field(default=8000, ge=1, le=65535)
     environment: Literal["development", "production"] = "development"
@@ -41,14 +70,7 @@ class Settings(BaseSettings):
     jwt_algorithm: Literal["HS256"] = "HS256"
 
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    redis_url: str = ""
-    socketio_channel: str = Field(default="eventserver:socketio", min_length=1, max_length=200)
-    redis_key_prefix: str = Field(default="eventserver", min_length=1, max_length=100)
-    broadcast_timeout: float = Field(default=2.0, gt=0, le=60)
     redis_canary_interval: float = Field(default=1.0, ge=0.05, le=60)
-    history_size: int = Field(default=200, ge=0, le=100_000)
-    history_ttl: float = Field(default=600, gt=0)
-    history_meta_ttl: float = Field(default=7 * 24 * 3600, gt=0)
     presence_heartbeat: float = Field(default=5.0, ge=0.1, le=300)
 
     ping_timeout: float = Field(default=60, gt=0)
@@ -64,6 +86,10 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
+
+    # Producers (webhooks/, events/publish_api.py, events/dedupe.py)
+    github_webhook_secret: SecretStr | None = None
+    github_project_resolver: str = ""
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -88,13 +114,14 @@ class Settings(BaseSettings):
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("redis_url")
+    @field_validator("github_project_resolver")
     @classmethod
-    def _check_redis_url(cls, url: str) -> str:
-        url = url.strip()
-        if url and not url.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must start with redis://, rediss:// or unix://")
-        return url
+    def _check_resolver(cls, spec: str) -> str:
+        spec = spec.strip()
+        module, sep, name = spec.partition(":")
+        if spec and not (sep and module and name.isidentifier()):
+            raise ValueError("must be module:function, e.g. myapp.github:resolve_project")
+        return spec
 
     @model_validator(mode="after")
     def _production_rules(self) -> Settings:
@@ -130,6 +157,12 @@ class Settings(BaseSettings):
         return self.environment == "production"
 
     @property
+    def webhook_secret(self) -> bytes | None:
+        """The GitHub webhook secret as bytes, or None when not configured (deliveries refused)."""
+        value = self.github_webhook_secret.get_secret_value() if self.github_webhook_secret else ""
+        return value.encode() if value else None
+
+    @property
     def allowed_origins(self) -> list[str]:
         """Origins allowed for CORS and for the Socket.IO handshake.
 
@@ -143,8 +176,12 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides: Any) -> Settings:
     """Build settings, turning validation errors into one readable line."""
+    return _load(Settings, **overrides)
+
+
+def _load(kind: type[SettingsT], **overrides: Any) -> SettingsT:
     try:
-        return Settings(**overrides)
+        return kind(**overrides)
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"]).upper() or "configuration"
@@ -157,3 +194,9 @@ def load_settings(**overrides: Any) -> Settings:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return load_settings()
+
+
+@lru_cache(maxsize=1)
+def get_publisher_settings() -> PublisherSettings:
+    """The settings of a process that only publishes (see PublisherSettings)."""
+    return _load(PublisherSettings)

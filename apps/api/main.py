@@ -19,11 +19,14 @@ from fastapi import FastAPI
 from config import Settings, SettingsError, get_settings, load_settings
 from events import example_usage
 from events.broadcaster import get_broadcaster
+from events.dedupe import create_dedupe_store
 from logging_setup import configure_logging, get_logger
 from observability.admin_ui import enable_admin_ui
 from observability.metrics import Metrics, subscription_count
-from routers import contract, dashboard, dev, health
+from routers import contract, dashboard, dev, health, publish
 from routers import metrics as metrics_route
+from webhooks import github as github_webhooks
+from webhooks.projects import load_project_resolver, set_project_resolver
 from websocket.auth import TokenValidator, mint_dev_token
 from websocket.backends import build_backends
 from websocket.connections import ConnectionRegistry
@@ -63,11 +66,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     SocketHandlers(sio, validator, registry, rooms, metrics).register()
     admin_ui = enable_admin_ui(sio, settings)
     broadcaster = get_broadcaster()
+    dedupe = create_dedupe_store(settings.redis_url, settings.redis_key_prefix)
+    if settings.github_project_resolver:
+        try:
+            set_project_resolver(load_project_resolver(settings.github_project_resolver))
+        except ValueError as exc:
+            raise SettingsError(f"invalid configuration: GITHUB_PROJECT_RESOLVER: {exc}") from None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         broadcaster.attach(transport, observer=metrics)
+        broadcaster.use_dedupe(dedupe, settings.dedupe_window)
         await backends.start(on_agent_gone=rooms.agent_gone)
+        github_webhooks.log_configuration(settings)
         log.info(
             "server_started",
             environment=settings.environment,
@@ -86,6 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             broadcaster.detach()
+            broadcaster.use_dedupe(None)
+            await dedupe.close()
             if admin_ui is not None:
                 await admin_ui.shutdown()
             await sio.shutdown()
@@ -103,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = registry
     app.state.sio = sio
     app.state.transport = transport
+    app.state.dedupe = dedupe
     app.state.redis_state = backends.state
     app.state.backends = backends
     app.state.dev_token = None if settings.is_production else mint_dev_token(secret)
@@ -123,6 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics_route.router)
     app.include_router(contract.router)
+    app.include_router(publish.router)
+    app.include_router(github_webhooks.router)
     if settings.dashboard_enabled:
         app.include_router(dashboard.router)
     if not settings.is_production:
@@ -137,12 +153,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def main() -> None:
     try:
         settings = load_settings()
+        configure_logging(settings.log_level, settings.log_format)
+        app = create_app(settings)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    configure_logging(settings.log_level, settings.log_format)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,

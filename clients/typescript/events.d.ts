@@ -100,7 +100,7 @@ export interface IssueClosed {
   number: number | null;
   /** GitHub's numeric id */
   github_id: number | null;
-  /** format: uuid */
+  /** format: uuid; Stable id; from GitHub webhooks uuid5(NAMESPACE_URL, github_url) */
   issue_id: string;
   title: string | null;
   closed_by: string | null;
@@ -117,7 +117,7 @@ export interface IssueCreated {
   number: number | null;
   /** GitHub's numeric id */
   github_id: number | null;
-  /** format: uuid */
+  /** format: uuid; Stable id; from GitHub webhooks uuid5(NAMESPACE_URL, github_url) */
   issue_id: string;
   title: string;
   description: string | null;
@@ -136,7 +136,7 @@ export interface IssueUpdated {
   number: number | null;
   /** GitHub's numeric id */
   github_id: number | null;
-  /** format: uuid */
+  /** format: uuid; Stable id; from GitHub webhooks uuid5(NAMESPACE_URL, github_url) */
   issue_id: string;
   action: string;
   title: string | null;
@@ -155,7 +155,7 @@ export interface PrClosed {
   number: number | null;
   /** GitHub's numeric id */
   github_id: number | null;
-  /** format: uuid */
+  /** format: uuid; Stable id; from GitHub webhooks uuid5(NAMESPACE_URL, github_url) */
   pr_id: string;
   merged: boolean;
   title: string | null;
@@ -172,7 +172,7 @@ export interface PrCreated {
   number: number | null;
   /** GitHub's numeric id */
   github_id: number | null;
-  /** format: uuid */
+  /** format: uuid; Stable id; from GitHub webhooks uuid5(NAMESPACE_URL, github_url) */
   pr_id: string;
   title: string;
   description: string | null;
@@ -192,7 +192,7 @@ export interface PrUpdated {
   number: number | null;
   /** GitHub's numeric id */
   github_id: number | null;
-  /** format: uuid */
+  /** format: uuid; Stable id; from GitHub webhooks uuid5(NAMESPACE_URL, github_url) */
   pr_id: string;
   action: string;
   title: string | null;

@@ -38,7 +38,7 @@ async def update_via_route(server: ServerProcess, project_id: uuid.UUID) -> bool
     """Make `server` broadcast from its own process (the example route calls get_broadcaster())."""
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
         response = await http.put(
-            f"/examples/projects/{project_id}",
+            f"/api/projects/{project_id}",
             json={"name": "Cross-instance"},
             headers={"Authorization": f"Bearer {token('editor')}"},
         )
@@ -89,9 +89,11 @@ async def test_write_only_process_reaches_every_instance(
     try:
         for client in clients:
             await client.subscribe(f"project:{project_id}")
+        # A production worker has no JWT secret: publishing must not ask for one.
         status, output = await run_module(
             "events.worker_example", str(project_id),
-            env={"REDIS_URL": redis_url, "SOCKETIO_CHANNEL": unique_channel},
+            env={"REDIS_URL": redis_url, "SOCKETIO_CHANNEL": unique_channel, "ENVIRONMENT": "production",
+                 "JWT_SECRET_KEY": ""},
         )  # fmt: skip
         assert status == 0, output
         assert "published" in output

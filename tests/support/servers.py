@@ -23,7 +23,7 @@ import httpx
 import uvicorn
 
 from tests.support.net import free_port
-from tests.support.tokens import SECRET
+from tests.support.tokens import SECRET, WEBHOOK_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 API_DIR = ROOT / "apps" / "api"
@@ -40,6 +40,7 @@ def test_env(**overrides: Any) -> dict[str, str]:
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "INFO",
         "REDIS_URL": "",
+        "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
     }
     env.update({key.upper(): str(value) for key, value in overrides.items()})
     return env

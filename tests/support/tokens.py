@@ -7,6 +7,7 @@ from typing import Any
 from websocket.auth import mint_token
 
 SECRET = "test-secret-key-that-is-long-enough-for-hs256-hs384-and-hs512-keys!"
+WEBHOOK_SECRET = "test-github-webhook-secret"
 READ_SCOPES = ("projects:read", "agents:read", "workflows:read")
 
 

@@ -9,7 +9,8 @@ STRONG = "x" * 32
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ENVIRONMENT", "JWT_SECRET_KEY", "JWT_ALGORITHM", "CORS_ORIGINS", "REDIS_URL", "PORT"):
+    for name in ("ENVIRONMENT", "JWT_SECRET_KEY", "JWT_ALGORITHM", "CORS_ORIGINS", "REDIS_URL", "PORT",
+                 "GITHUB_WEBHOOK_SECRET", "GITHUB_PROJECT_RESOLVER", "DEDUPE_WINDOW"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir("/")  # no .env file
 
@@ -68,3 +69,26 @@ def test_invalid_values_give_one_line(
         load_settings()
     message = str(info.value)
     assert needle in message and "\n" not in message
+
+
+def test_producer_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = load_settings()
+    assert (defaults.webhook_secret, defaults.github_project_resolver, defaults.dedupe_window) == (
+        None,
+        "",
+        600,
+    )
+    monkeypatch.setenv("GITHUB_WEBHOOK_SECRET", "hook-secret")
+    monkeypatch.setenv("GITHUB_PROJECT_RESOLVER", " myapp.github:resolve ")
+    monkeypatch.setenv("DEDUPE_WINDOW", "90")
+    settings = load_settings()
+    assert settings.webhook_secret == b"hook-secret"
+    assert "hook-secret" not in repr(settings)
+    assert (settings.github_project_resolver, settings.dedupe_window) == ("myapp.github:resolve", 90)
+
+
+@pytest.mark.parametrize("spec", ["myapp", "myapp:", ":resolve", "myapp:not-a-name"])
+def test_resolver_setting_must_be_module_colon_function(monkeypatch: pytest.MonkeyPatch, spec: str) -> None:
+    monkeypatch.setenv("GITHUB_PROJECT_RESOLVER", spec)
+    with pytest.raises(SettingsError, match="GITHUB_PROJECT_RESOLVER"):
+        load_settings()

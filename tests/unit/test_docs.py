@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from websocket import reference
@@ -22,3 +23,17 @@ def test_event_reference_is_generated_from_the_models() -> None:
 def test_every_error_code_is_documented() -> None:
     for code in ErrorCode:
         assert f"`{code.value}`" in API_DOC, code
+
+
+def test_every_http_error_code_of_the_producer_endpoints_is_documented() -> None:
+    sources = [ROOT / "apps/api/routers/publish.py", ROOT / "apps/api/routers/body.py",
+               ROOT / "apps/api/webhooks/github.py"]  # fmt: skip
+    codes = set()
+    for source in sources:
+        text = source.read_text()
+        codes |= set(re.findall(r'"code": "([A-Z_]+)"', text)) | set(
+            re.findall(r'_refuse\(\d+, "([A-Z_]+)"', text)
+        )
+    assert {"INVALID_SIGNATURE", "INVALID_EVENT", "PAYLOAD_TOO_LARGE"} <= codes  # the patterns still match
+    for code in codes:
+        assert f"`{code}`" in API_DOC, code

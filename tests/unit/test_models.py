@@ -51,7 +51,8 @@ def test_broadcaster_has_a_method_per_non_connection_event() -> None:
 def test_broadcast_method_signature_mirrors_the_model() -> None:
     signature = inspect.signature(EventBroadcaster.broadcast_workflow_progress)
     params = {name: p for name, p in signature.parameters.items() if name != "self"}
-    assert set(params) == set(WorkflowProgress.model_fields)
+    assert set(params) == {*WorkflowProgress.model_fields, "idempotency_key"}
+    assert params["idempotency_key"].default is None
     assert params["progress"].default is inspect.Parameter.empty
     assert params["status"].default == "running"
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params.values())

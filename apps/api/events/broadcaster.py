@@ -8,7 +8,13 @@ Every `broadcast_<type>` method takes the fields of that type's payload model
 raises `pydantic.ValidationError` at the call site), routes the event to the
 rooms the model declares, and returns True when it was handed to the delivery
 layer or False when that failed (logged, never raised). `publish(payload)` is
-the same with a model instance, for code that wants static typing.
+the same with a model instance, for code that wants static typing;
+`publish_result(payload)` also tells the event's id.
+
+Every method takes an optional `idempotency_key`: a producer that may repeat
+itself (a retried Temporal activity, a service retrying a POST) passes the
+same key each time, and a repeat within the dedupe window is dropped instead
+of reaching clients twice (see `events.dedupe`).
 
 The broadcaster object is process-wide and never replaced: the server attaches
 its transport at start-up, so a reference taken at import time stays valid.
@@ -21,9 +27,17 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from config import get_settings
+from config import get_publisher_settings
+from events.dedupe import (
+    DEFAULT_WINDOW,
+    DedupeStore,
+    claim_or_proceed,
+    create_dedupe_store,
+    release_quietly,
+)
 from logging_setup import get_logger
 from websocket.envelope import OutboundEvent
 from websocket.history_redis import RedisHistory
@@ -65,7 +79,7 @@ class NoTransport:
 
 def default_transport() -> Transport:
     """For a process without a server: publish through Redis when REDIS_URL is set."""
-    settings = get_settings()
+    settings = get_publisher_settings()
     if not settings.redis_url:
         return NoTransport()
     publisher = RedisPublisher(settings.redis_url, settings.socketio_channel, settings.broadcast_timeout)
@@ -91,8 +105,8 @@ BroadcastMethod = Callable[..., Awaitable[bool]]
 def _broadcast_method(event_type: EventType) -> BroadcastMethod:
     model = PAYLOAD_MODELS[event_type]
 
-    async def method(self: EventBroadcaster, **fields: Any) -> bool:
-        return await self.publish(model(**fields))
+    async def method(self: EventBroadcaster, *, idempotency_key: str | None = None, **fields: Any) -> bool:
+        return await self.publish(model(**fields), idempotency_key=idempotency_key)
 
     name = "broadcast_" + event_type.value.replace(".", "_")
     parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)] + [
@@ -106,6 +120,11 @@ def _broadcast_method(event_type: EventType) -> BroadcastMethod:
         )
         for field_name, info in model.model_fields.items()
     ]
+    parameters.append(
+        inspect.Parameter(
+            "idempotency_key", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=str | None
+        )
+    )
     method.__name__ = method.__qualname__ = name
     method.__signature__ = inspect.Signature(parameters, return_annotation=bool)  # type: ignore[attr-defined]
     method.__doc__ = (
@@ -115,10 +134,22 @@ def _broadcast_method(event_type: EventType) -> BroadcastMethod:
     return method
 
 
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    """What became of one event: its id, whether it was accepted, whether it was a repeat."""
+
+    event_id: str
+    ok: bool
+    rooms: tuple[str, ...]
+    duplicate: bool = False
+
+
 class EventBroadcaster:
-    def __init__(self, transport: Transport | None = None) -> None:
+    def __init__(self, transport: Transport | None = None, dedupe: DedupeStore | None = None) -> None:
         self._transport: Transport | None = transport
         self._observer: BroadcastObserver | None = None
+        self._dedupe = dedupe
+        self.dedupe_window = DEFAULT_WINDOW
 
     @property
     def transport(self) -> Transport:
@@ -147,10 +178,42 @@ class EventBroadcaster:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    async def publish(self, payload: Payload, *, rooms: Sequence[str] | None = None) -> bool:
+    @property
+    def dedupe(self) -> DedupeStore:
+        """Where idempotency keys are remembered; by default chosen from `REDIS_URL`."""
+        if self._dedupe is None:
+            settings = get_publisher_settings()
+            self._dedupe = create_dedupe_store(settings.redis_url, settings.redis_key_prefix)
+        return self._dedupe
+
+    def use_dedupe(self, store: DedupeStore | None, window: float = DEFAULT_WINDOW) -> None:
+        """Remember idempotency keys in `store` for `window` seconds (None: the default store)."""
+        self._dedupe = store
+        self.dedupe_window = window
+
+    async def publish(
+        self, payload: Payload, *, rooms: Sequence[str] | None = None, idempotency_key: str | None = None
+    ) -> bool:
         """Send `payload` to the rooms its model routes it to (or to `rooms`)."""
+        return (await self.publish_result(payload, rooms=rooms, idempotency_key=idempotency_key)).ok
+
+    async def publish_result(
+        self, payload: Payload, *, rooms: Sequence[str] | None = None, idempotency_key: str | None = None
+    ) -> PublishResult:
+        """`publish`, telling the event's id; a repeated key answers with the first event's id."""
         event = OutboundEvent.create(payload)
         targets = list(rooms) if rooms is not None else payload.target_rooms()
+        claim = f"event:{idempotency_key}" if idempotency_key is not None else None
+        if claim is not None:
+            earlier = await claim_or_proceed(self.dedupe, claim, event.id, self.dedupe_window)
+            if earlier is not None:
+                log.info(
+                    "event_duplicate_dropped",
+                    event_type=event.type.value,
+                    event_id=earlier,
+                    idempotency_key=idempotency_key,
+                )
+                return PublishResult(earlier, True, tuple(targets), duplicate=True)
         started = time.perf_counter()
         transport = self.transport
         try:
@@ -167,6 +230,9 @@ class EventBroadcaster:
         duration = time.perf_counter() - started
         if self._observer is not None:
             self._observer.event_broadcast(event.type.value, success, duration)
+        if claim is not None and not success:
+            # Not delivered: let a retry with the same key try again.
+            await release_quietly(self.dedupe, claim)
         log.info(
             "event_broadcast",
             event_type=event.type.value,
@@ -176,7 +242,7 @@ class EventBroadcaster:
             transport=transport.name,
             duration_ms=round(duration * 1000, 3),
         )
-        return success
+        return PublishResult(event.id, success, tuple(targets))
 
     # One method per event type; keyword arguments are the payload model's fields.
     broadcast_project_updated = _broadcast_method(EventType.PROJECT_UPDATED)

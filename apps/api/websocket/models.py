@@ -189,6 +189,9 @@ class WorkflowFailed(WorkflowPayload):
     retryable: bool = False
 
 
+_STABLE_ID = "Stable id; from GitHub webhooks uuid5(NAMESPACE_URL, github_url)"
+
+
 class GitHubRef(Payload):
     """Fields shared by PR and issue events; GitHub's own ids ride along."""
 
@@ -206,7 +209,7 @@ class PrCreated(GitHubRef):
     """A pull request was opened (or reopened)."""
 
     event_type = EventType.PR_CREATED
-    pr_id: UUID
+    pr_id: UUID = Field(description=_STABLE_ID)
     title: str
     description: str | None = None
     author: str
@@ -219,7 +222,7 @@ class PrUpdated(GitHubRef):
     """A pull request changed; `action` names what happened (GitHub's action name)."""
 
     event_type = EventType.PR_UPDATED
-    pr_id: UUID
+    pr_id: UUID = Field(description=_STABLE_ID)
     action: str
     title: str | None = None
     status: str | None = None
@@ -231,7 +234,7 @@ class PrClosed(GitHubRef):
     """A pull request was closed; `merged` tells whether it was merged."""
 
     event_type = EventType.PR_CLOSED
-    pr_id: UUID
+    pr_id: UUID = Field(description=_STABLE_ID)
     merged: bool
     title: str | None = None
     closed_by: ActorId | None = None
@@ -241,7 +244,7 @@ class IssueCreated(GitHubRef):
     """An issue was opened (or reopened)."""
 
     event_type = EventType.ISSUE_CREATED
-    issue_id: UUID
+    issue_id: UUID = Field(description=_STABLE_ID)
     title: str
     description: str | None = None
     author: str
@@ -253,7 +256,7 @@ class IssueUpdated(GitHubRef):
     """An issue changed; `action` names what happened."""
 
     event_type = EventType.ISSUE_UPDATED
-    issue_id: UUID
+    issue_id: UUID = Field(description=_STABLE_ID)
     action: str
     title: str | None = None
     status: str | None = None
@@ -265,7 +268,7 @@ class IssueClosed(GitHubRef):
     """An issue was closed."""
 
     event_type = EventType.ISSUE_CLOSED
-    issue_id: UUID
+    issue_id: UUID = Field(description=_STABLE_ID)
     title: str | None = None
     closed_by: ActorId | None = None
     reason: str | None = None

@@ -1,0 +1,145 @@
+"""Remembering what was already done, for a while: idempotency keys and webhook deliveries.
+
+Producers retry: Temporal runs an activity again after a failure, GitHub
+redelivers a webhook, a service repeats a POST whose answer it never got. A
+`DedupeStore` lets the first of those claim a key for a window of time so the
+repeats can be recognised and dropped.
+
+Two implementations, chosen by `REDIS_URL` like the rest of the server:
+
+* `MemoryDedupeStore`: one process only, bounded in size.
+* `RedisDedupeStore`: `SET key value NX EX window`, so every instance and
+  every write-only publisher (a Temporal worker, a script) sees the same keys.
+
+A claim stores a value (the id of the event it produced), so a repeat can
+answer with the original id. When the store itself fails (Redis down), callers
+go ahead as if the key were new: a duplicate event is better than a lost one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Protocol
+
+from logging_setup import get_logger
+
+log = get_logger("events.dedupe")
+
+DEFAULT_WINDOW = 600.0
+DEFAULT_PREFIX = "eventserver:dedupe:"
+# Redis answers in microseconds; a store that takes longer is treated as down.
+REDIS_TIMEOUT = 1.0
+
+
+class DedupeStore(Protocol):
+    name: str
+
+    async def claim(self, key: str, value: str, window: float) -> str | None:
+        """Claim `key` for `window` seconds: None when claimed now, else the value of the earlier claim."""
+        ...
+
+    async def release(self, key: str) -> None:
+        """Forget a claim, so a retry of work that failed can claim it again."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryDedupeStore:
+    """Keys of this process, oldest evicted first beyond `max_keys`."""
+
+    name = "memory"
+
+    def __init__(self, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._max_keys = max_keys
+        self._clock = clock
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def claim(self, key: str, value: str, window: float) -> str | None:
+        now = self._clock()
+        self._expire(now)
+        existing = self._entries.get(key)
+        if existing is not None and existing[0] > now:
+            return existing[1]
+        self._entries[key] = (now + window, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_keys:
+            self._entries.popitem(last=False)
+        return None
+
+    async def release(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+    async def close(self) -> None:
+        self._entries.clear()
+
+    def _expire(self, now: float) -> None:
+        # Entries are kept in claim order; with one window for all keys that is
+        # expiry order too, so expired keys are all at the front.
+        while self._entries:
+            key, (expires, _) = next(iter(self._entries.items()))
+            if expires > now:
+                break
+            del self._entries[key]
+
+
+class RedisDedupeStore:
+    """Claims shared by every process that uses the same Redis and prefix."""
+
+    name = "redis"
+
+    def __init__(self, url: str, prefix: str = DEFAULT_PREFIX) -> None:
+        import redis.asyncio as aioredis  # only processes configured for Redis load it
+
+        self._redis = aioredis.Redis.from_url(
+            url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT, decode_responses=True
+        )
+        self._prefix = prefix
+
+    async def claim(self, key: str, value: str, window: float) -> str | None:
+        name = self._prefix + key
+        milliseconds = max(1, int(window * 1000))
+        if await self._redis.set(name, value, nx=True, px=milliseconds):
+            return None
+        existing = await self._redis.get(name)
+        # Expired between the two calls: the key is free again, claim it.
+        if existing is None and await self._redis.set(name, value, nx=True, px=milliseconds):
+            return None
+        return str(existing) if existing is not None else value
+
+    async def release(self, key: str) -> None:
+        await self._redis.delete(self._prefix + key)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def create_dedupe_store(redis_url: str | None, key_prefix: str = "eventserver") -> DedupeStore:
+    """Redis when a URL is given (shared by all instances), memory otherwise.
+
+    Redis keys live under REDIS_KEY_PREFIX, like every other key of the server.
+    """
+    return RedisDedupeStore(redis_url, f"{key_prefix}:dedupe:") if redis_url else MemoryDedupeStore()
+
+
+async def claim_or_proceed(store: DedupeStore, key: str, value: str, window: float) -> str | None:
+    """`store.claim`, except that a failing store lets the work proceed (logged)."""
+    try:
+        return await store.claim(key, value, window)
+    except Exception as exc:
+        log.warning(
+            "dedupe_unavailable", store=store.name, error=f"{type(exc).__name__}: {exc}", action="proceeding"
+        )
+        return None
+
+
+async def release_quietly(store: DedupeStore, key: str) -> None:
+    try:
+        await store.release(key)
+    except Exception as exc:
+        log.warning("dedupe_release_failed", store=store.name, error=f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,1 @@
+"""Inbound webhooks that turn other systems' notifications into events."""
