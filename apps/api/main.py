@@ -139,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(contract.router)
     app.include_router(publish.router)
     app.include_router(github_webhooks.router)
+    app.include_router(dashboard.static_router)
     if settings.dashboard_enabled:
         app.include_router(dashboard.router)
     if not settings.is_production:

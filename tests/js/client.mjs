@@ -8,8 +8,10 @@
 //   {"type": "event"|"connect"|"disconnect"|"connect_error"|"reconnect_attempt", "sock", ...}.
 import { io } from "socket.io-client";
 import readline from "node:readline";
+import { RoomClient } from "../../apps/api/static/realtime-client.js";
 
 const sockets = new Map();
+const roomClients = new Map();
 const write = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
 
 function attach(name, socket) {
@@ -25,9 +27,21 @@ function attach(name, socket) {
 
 function connect(msg) {
   const name = msg.sock ?? "default";
-  const socket = io(msg.url, { reconnection: false, ...(msg.opts ?? {}) });
+  const { rooms: roomOptions, ...opts } = msg.opts ?? {};
+  const socket = io(msg.url, { reconnection: false, ...opts });
   sockets.set(name, socket);
   attach(name, socket);
+  if (roomOptions) {
+    // The shipped helper: events it dispatches are reported as "room_event".
+    const rooms = new RoomClient(socket, {
+      replay: roomOptions.replay ?? "policy",
+      onReset: (room, info) => write({ type: "reset", sock: name, room, info }),
+      onRecovered: (room, info) => write({ type: "recovered", sock: name, room, info }),
+      onError: (room, ack) => write({ type: "room_error", sock: name, room, ack }),
+    });
+    rooms.on("*", (event, type) => write({ type: "room_event", sock: name, event: type, args: [event] }));
+    roomClients.set(name, rooms);
+  }
   return new Promise((resolve) => {
     const done = (reply) => {
       socket.off("connect", onConnect);
@@ -63,6 +77,11 @@ async function handle(msg) {
       return connect(msg);
     case "emit":
       return emit(msg);
+    case "room_subscribe": {
+      const rooms = roomClients.get(msg.sock ?? "default");
+      if (!rooms) return { ok: false, error: { message: "connect with rooms first" } };
+      return { ok: true, ack: [await rooms.subscribe(msg.room)] };
+    }
     case "disconnect": {
       sockets.get(msg.sock ?? "default")?.disconnect();
       return { ok: true };

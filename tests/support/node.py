@@ -81,18 +81,22 @@ class NodeClient:
         assert reply["ok"], reply
         return reply["ack"][0] if len(reply["ack"]) == 1 else reply["ack"]
 
-    def events(self, event: str, sock: str = "default") -> list[Any]:
+    def events(self, event: str, sock: str = "default", kind: str = "event") -> list[Any]:
+        """Events received (kind "event") or dispatched by the RoomClient helper (kind "room_event")."""
         return [
             n["args"][0] if len(n["args"]) == 1 else n["args"]
             for n in self.notices
-            if n.get("type") == "event" and n["event"] == event and n["sock"] == sock
+            if n.get("type") == kind and n["event"] == event and n["sock"] == sock
         ]
 
+    def of_kind(self, kind: str, sock: str = "default") -> list[dict[str, Any]]:
+        return [n for n in self.notices if n.get("type") == kind and n.get("sock") == sock]
+
     async def wait_for(
-        self, event: str, count: int = 1, sock: str = "default", timeout: float = 10
+        self, event: str, count: int = 1, sock: str = "default", timeout: float = 10, kind: str = "event"
     ) -> list[Any]:
         deadline = time.monotonic() + timeout
-        while len(found := self.events(event, sock)) < count:
+        while len(found := self.events(event, sock, kind)) < count:
             if time.monotonic() > deadline:
                 raise AssertionError(
                     f"{len(found)} of {count} {event!r} within {timeout}s: {self.notices[-5:]}"

@@ -1,4 +1,4 @@
-"""A TCP relay that can go silent without closing anything: a half-open network.
+"""A TCP relay that can fail like a network: go silent, or cut out for a while.
 
 `freeze()` stops relaying on every connection open at that moment while
 keeping the sockets open, which is what a dead NAT entry or a stuck proxy
@@ -20,14 +20,28 @@ class FreezableProxy:
         self._server: asyncio.Server | None = None
         self._live: set[asyncio.Event] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._down_until = 0.0
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     async def start(self) -> FreezableProxy:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
         return self
+
+    async def outage(self, seconds: float) -> None:
+        """A network cut: drop every connection, refuse new ones for `seconds`."""
+        self._down_until = asyncio.get_running_loop().time() + seconds
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+        self._live = set()
 
     def freeze(self) -> int:
         """Silence every current connection; return how many were frozen."""
@@ -38,7 +52,11 @@ class FreezableProxy:
         return frozen
 
     async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        if asyncio.get_running_loop().time() < self._down_until:
+            client_w.transport.abort()
+            return
         upstream_r, upstream_w = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self._writers.update((client_w, upstream_w))
         flowing = asyncio.Event()
         flowing.set()
         self._live.add(flowing)

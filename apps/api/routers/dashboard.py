@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
@@ -18,6 +18,7 @@ FILES = {
     "dashboard.js": (STATIC_DIR / "dashboard.js", "text/javascript"),
     "dashboard.css": (STATIC_DIR / "dashboard.css", "text/css"),
     "socket.io.min.js": (STATIC_DIR / "vendor" / "socket.io.min.js", "text/javascript"),
+    "realtime-client.js": (STATIC_DIR / "realtime-client.js", "text/javascript"),
 }
 # Scripts and styles from this server only; sockets and fetches to this origin only.
 CSP = (
@@ -27,6 +28,8 @@ CSP = (
 HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
 
 router = APIRouter(tags=["dashboard"])
+# The files are served even with the dashboard off: apps load the client helper from here.
+static_router = APIRouter(tags=["static"])
 
 
 @router.get("/ws/dashboard", response_class=FileResponse)
@@ -36,9 +39,13 @@ async def dashboard() -> FileResponse:
     return FileResponse(STATIC_DIR / "dashboard.html", media_type="text/html; charset=utf-8", headers=headers)
 
 
-@router.get("/ws/static/{name}", response_class=FileResponse)
-async def static_file(name: str) -> FileResponse:
-    if name not in FILES:
+DASHBOARD_ASSETS = frozenset({"dashboard.js", "dashboard.css"})
+
+
+@static_router.get("/ws/static/{name}", response_class=FileResponse)
+async def static_file(name: str, request: Request) -> FileResponse:
+    dashboard_off = not request.app.state.settings.dashboard_enabled
+    if name not in FILES or (dashboard_off and name in DASHBOARD_ASSETS):
         raise HTTPException(
             status_code=404, detail={"code": "NOT_FOUND", "message": f"no static file {name!r}"}
         )

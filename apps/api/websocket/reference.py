@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from websocket.models import PAYLOAD_MODELS, EventType
+from websocket.models import CONNECTION_EVENTS, PAYLOAD_MODELS, EventType
 
 BEGIN = "<!-- BEGIN GENERATED EVENT REFERENCE (python -m websocket.reference) -->"
 END = "<!-- END GENERATED EVENT REFERENCE -->"
@@ -45,6 +45,8 @@ def event_section(event_type: EventType) -> str:
         "",
         f"Rooms: {model.routing}.",
         "",
+        f"Replay on resume: {_replay(event_type)}.",
+        "",
         "| field | type | required | notes |",
         "|---|---|---|---|",
     ]
@@ -56,15 +58,21 @@ def event_section(event_type: EventType) -> str:
     return "\n".join(lines)
 
 
+def _replay(event_type: EventType) -> str:
+    if event_type in CONNECTION_EVENTS:
+        return "not applicable (sent to one connection, not kept)"
+    return PAYLOAD_MODELS[event_type].replay.describe()
+
+
 def routing_table() -> str:
-    rows = ["| event | delivered to |", "|---|---|"]
-    rows += [f"| `{t.value}` | {PAYLOAD_MODELS[t].routing} |" for t in EventType]
+    rows = ["| event | delivered to | replay on resume |", "|---|---|---|"]
+    rows += [f"| `{t.value}` | {PAYLOAD_MODELS[t].routing} | {_replay(t)} |" for t in EventType]
     return "\n".join(rows)
 
 
 def render() -> str:
     sections = [event_section(event_type) for event_type in EventType]
-    parts = ["### Routing: which rooms each event goes to", routing_table(), *sections]
+    parts = ["### Routing and replay policy of each event", routing_table(), *sections]
     return "\n".join([BEGIN, "", "\n\n".join(parts), "", END])
 
 
