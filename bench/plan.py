@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 from dataclasses import dataclass, replace
+from typing import Any
 
 # Scenario names in the order they run; `memory` and `connects` share one ramp.
 SCENARIOS = ("memory", "connects", "fanout", "latency", "single", "redis", "history")

@@ -196,10 +196,14 @@ def add_notes(results: Results, plan: Plan) -> None:
                         f"{max(v or 0 for v in runs):.0f} % of its core, so that rate may be a floor "
                         "set by the load generator rather than by the server."
                     )
-        if key.endswith((".dropped", ".duplicates")):
+        if key.endswith((".dropped", ".duplicates", ".forced")):
             for target, runs in per_target.items():
                 if any(runs):
-                    what = "clients dropped by the server" if key.endswith("dropped") else "duplicate events"
+                    what = {
+                        "dropped": "clients dropped by the server",
+                        "duplicates": "duplicate events",
+                        "forced": "clients not closed within 60 s of the mass disconnect, then cut",
+                    }[key.rsplit(".", 1)[1]]
                     results.notes.append(f"{TARGETS[target].label}, {key.rsplit('.', 1)[0]}: {what} {runs}")
 
 

@@ -104,7 +104,9 @@ async def ramp(ctx: Context, target: Target, run: int) -> Figures:
             await asyncio.sleep(ctx.plan.settle_s)
             figures[f"memory.{size}"] = (server.rss_kb() - baseline) / size
         figures["connects.rate"] = total / (connect_ms / 1000)
-        figures["connects.disconnect_s"] = (await loadgen.disconnect_all())["elapsed_ms"] / 1000
+        closed = await loadgen.disconnect_all()
+        figures["connects.disconnect_s"] = closed["elapsed_ms"] / 1000
+        figures["connects.forced"] = closed["forced"]  # still open at the timeout, then cut
     return figures
 
 
