@@ -157,7 +157,7 @@ async def run_scenarios(ctx: Context, results: Results) -> None:
 async def profile_ours(ctx: Context, results: Results) -> None:
     """One extra fan-out burst of ours under py-spy (not part of any reported figure)."""
     size = ctx.plan.profile_size
-    events = ctx.plan.fanout_events(size)
+    events = 3 * ctx.plan.fanout_events(size)  # a longer burst than measured: more samples
     output = WORK_DIR / "profiles" / f"ours-fanout-{size}.txt"
     what = (
         f"py-spy 200 Hz (`--native`) on our server during a fan-out of {events} events to {size:,} clients, "
