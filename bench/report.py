@@ -145,6 +145,9 @@ def render(results: Results, plan: Plan) -> str:
         "",
         *(f"- **{TARGETS[t].label}**: {TARGETS[t].description}" for t in results.targets),
         "",
+        "Per-message deflate is off on every server (the clients offer it, as socket.io-client does); "
+        "pings every 25 s. Each client authenticates with its own real JWT; only ours verifies it.",
+        "",
         "## Results",
         "",
     ]
