@@ -237,6 +237,8 @@ async def main(argv: list[str]) -> int:
         if ctx.redis is not None:
             ctx.redis.stop()
     results.finished = now()
+    load1, load5, _ = os.getloadavg()  # other work on the machine shows up here
+    results.machine["Load average at end"] = f"{load1:.2f} (1 min), {load5:.2f} (5 min)"
     add_notes(results, plan)
     results.save(args.json)
     args.output.write_text(render(results, plan))
