@@ -75,44 +75,56 @@ def short(frame: str) -> tuple[str, bool]:
     return f"{match['name']} ({'/'.join(parts[-2:])})", match["file"].endswith(".py")
 
 
+def is_gc(frame: str) -> bool:
+    return frame.startswith(("gc_collect", "collect (")) or "gcmodule.c" in frame
+
+
 def summarize(path: Path, top: int = 15) -> dict[str, Any]:
-    """The hottest functions in py-spy's collapsed stacks, three ways.
+    """The hottest functions in py-spy's collapsed stacks, several ways.
 
     * python: the innermost Python function of each sample (its own code and
       the C it calls), the most useful view for deciding what to rewrite;
+      samples below the event loop's own frames (task steps, callbacks) are
+      grouped as such;
     * leaf: the innermost frame, native included (syscalls, allocation, GC);
     * inclusive: Python functions with everything below them, leaving out the
-      event-loop scaffolding present in (nearly) every sample.
+      event-loop scaffolding present in (nearly) every sample;
+    * gc / gc_callers: the share of samples inside CPython's cyclic garbage
+      collector, and the frames that triggered it.
     """
-    python: Counter[str] = Counter()
-    leaf: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
-    total = gc_samples = 0
+    stacks: list[tuple[list[tuple[str, bool]], int]] = []
     for line in path.read_text(errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
-        frames = [short(f) for f in stack.split(";")]
-        total += count
-        leaf[frames[-1][0]] += count
-        own_python = [name for name, is_python in frames if is_python]
-        python[own_python[-1] if own_python else "(no Python frame)"] += count
-        for name in set(own_python):
-            inclusive[name] += count
-        if "gcmodule.c" in stack:
-            gc_samples += count
+        if stack and count_text.isdigit():
+            stacks.append(([short(f) for f in stack.split(";")], int(count_text)))
+    total = sum(count for _, count in stacks)
     if not total:
-        return {"samples": 0, "gc": 0.0, "python": [], "leaf": [], "inclusive": []}
+        return {"samples": 0, "gc": 0.0, "python": [], "leaf": [], "inclusive": [], "gc_callers": []}
+    inclusive: Counter[str] = Counter()
+    for frames, count in stacks:
+        for name in {name for name, is_python in frames if is_python}:
+            inclusive[name] += count
+    scaffold = {name for name, n in inclusive.items() if n >= 0.98 * total}
+    python: Counter[str] = Counter()
+    leaf: Counter[str] = Counter()
+    gc_callers: Counter[str] = Counter()
+    for frames, count in stacks:
+        leaf[frames[-1][0]] += count
+        own = [name for name, is_python in frames if is_python]
+        innermost = own[-1] if own else ""
+        python[innermost if innermost not in scaffold else "(event loop: task steps and callbacks)"] += count
+        gc_at = next((i for i, (name, _) in enumerate(frames) if is_gc(name)), None)
+        if gc_at is not None:
+            gc_callers[frames[gc_at - 1][0] if gc_at else "?"] += count
 
-    def pct(counter: Counter[str]) -> list[tuple[float, str]]:
-        return [(100 * n / total, name) for name, n in counter.most_common(top)]
+    def pct(counter: Counter[str], limit: int = top) -> list[tuple[float, str]]:
+        return [(100 * n / total, name) for name, n in counter.most_common(limit)]
 
-    inclusive = Counter({name: n for name, n in inclusive.items() if n < 0.98 * total})
     return {
         "samples": total,
-        "gc": 100 * gc_samples / total,
+        "gc": 100 * sum(gc_callers.values()) / total,
         "python": pct(python),
         "leaf": pct(leaf),
-        "inclusive": pct(inclusive),
+        "inclusive": pct(Counter({k: n for k, n in inclusive.items() if k not in scaffold})),
+        "gc_callers": pct(gc_callers, 5),
     }

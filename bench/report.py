@@ -107,8 +107,11 @@ def profile_lines(results: Results) -> list[str]:
         ("Innermost Python function (its own code and the C it calls)", "python"),
         ("Innermost frame, native included (syscalls, allocation, GC)", "leaf"),
         ("Inclusive time of Python functions (event-loop scaffolding left out)", "inclusive"),
+        ("What triggered the garbage collector (the frame calling it)", "gc_callers"),
     )
     for title, key in views:
+        if not prof.get(key):
+            continue
         lines += [f"{title}, top {len(prof[key])}:", "", "| % of samples | function |", "|---|---|"]
         lines += [f"| {pct:.1f} | `{name}` |" for pct, name in prof[key]]
         lines.append("")

@@ -17,12 +17,14 @@ if __package__ in (None, ""):  # run as a script: make `bench.*` and apps/api im
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import secrets
 import shlex
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from bench import machine, profiling
 from bench.loadgen import ensure_node_modules, mint_tokens
@@ -49,6 +51,7 @@ from bench.targets import TARGETS, Target
 
 Scenario = Callable[[Context, Target, int], Awaitable[Figures]]
 # memory and connects come from the same ramp; history has no runner yet (issue 6).
+BUSY = 1.0  # 1-minute load average from which other work on the machine is worth a note
 SATURATED = 90  # % of a core: above this the load generator may be what limits a rate
 RUNNERS: dict[str, Scenario] = {
     "memory": ramp,
@@ -175,14 +178,20 @@ async def profile_ours(ctx: Context, results: Results) -> None:
                 stats = await burst(ctx, server, loadgen, events)
             finally:
                 await profiler.stop()
-        results.profile = {"what": what, **profiling.summarize(output)}
+        results.profile = {"what": what, "file": str(output), **profiling.summarize(output)}
         say(f"  profiled at {stats['deliveries_per_s'] or 0:,.0f} deliveries/s")
     except Exception as exc:
         results.profile = {"what": what, "error": f"{type(exc).__name__}: {exc}"}
         say(f"  profiling failed: {exc}")
 
 
-def add_notes(results: Results, plan: Plan) -> None:
+def add_notes(results: Results, plan: Plan, load_at_start: float) -> None:
+    if load_at_start >= BUSY:
+        results.notes.append(
+            f"The machine was busy with other work (1-minute load average {load_at_start:.2f} before the "
+            f"run, on {os.cpu_count()} cores): that work shares the pinned cores, so figures, p99 and max "
+            "latencies above all, are noisier than on a quiet machine."
+        )
     if plan.runs == 1:
         results.notes.append(
             "One run per figure (e.g. --quick): figures for development only, not for comparison."
@@ -207,12 +216,21 @@ def add_notes(results: Results, plan: Plan) -> None:
                     results.notes.append(f"{TARGETS[target].label}, {key.rsplit('.', 1)[0]}: {what} {runs}")
 
 
+def saved_overrides(saved: Results) -> dict[str, Any]:
+    """The plan a saved run used, as build_plan overrides."""
+    fields = {f.name for f in dataclasses.fields(Plan)}
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in saved.plan.items() if k in fields}
+
+
 async def main(argv: list[str]) -> int:
     args = parse_args(argv)
     overrides = {"runs": args.runs, "sizes": args.sizes, "scenarios": args.scenarios, "targets": args.servers}
     plan = build_plan(args.quick, **overrides)
     if args.render_only:
-        args.output.write_text(render(Results.load(args.render_only), plan))
+        saved = Results.load(args.render_only)
+        if saved.profile and Path(saved.profile.get("file", "")).exists():  # re-read with today's summary
+            saved.profile.update(profiling.summarize(Path(saved.profile["file"])))
+        args.output.write_text(render(saved, build_plan(args.quick, **saved_overrides(saved))))
         return 0
     raise_fd_limit(plan.max_clients + 1024)
     os.sched_setaffinity(0, LOAD_CORES)
@@ -226,6 +244,7 @@ async def main(argv: list[str]) -> int:
         machine=machine.describe(),
         targets=list(plan.targets),
     )
+    load_at_start = os.getloadavg()[0]
     say(f"plan: {plan}")
     if "redis" in plan.scenarios:
         ctx.redis = RedisServer().start()
@@ -237,9 +256,9 @@ async def main(argv: list[str]) -> int:
         if ctx.redis is not None:
             ctx.redis.stop()
     results.finished = now()
-    load1, load5, _ = os.getloadavg()  # other work on the machine shows up here
-    results.machine["Load average at end"] = f"{load1:.2f} (1 min), {load5:.2f} (5 min)"
-    add_notes(results, plan)
+    load1, load5, _ = os.getloadavg()  # this run's own processes count here too
+    results.machine["Load average at end (this run included)"] = f"{load1:.2f} (1 min), {load5:.2f} (5 min)"
+    add_notes(results, plan, load_at_start)
     results.save(args.json)
     args.output.write_text(render(results, plan))
     say(f"wrote {args.output} and {args.json}")
