@@ -8,6 +8,7 @@ Metric keys are described in report.py.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -48,8 +49,23 @@ async def session(ctx: Context, target: Target, name: str) -> AsyncIterator[tupl
         await loadgen.start()
         yield server, loadgen
     finally:
-        await loadgen.close()
+        await close_clients(loadgen)
         await server.stop()
+
+
+async def close_clients(loadgen: LoadGen) -> None:
+    """Disconnect every client the way a browser would, then stop the load generator.
+
+    Closing cleanly keeps the servers' logs free of abrupt-disconnect noise
+    that no scenario asked for.
+    """
+    try:
+        if loadgen.proc is not None and loadgen.proc.returncode is None:
+            await loadgen.disconnect_all(timeout_ms=30_000)
+    except Exception as exc:  # the figures are taken; a failed goodbye must not hide them
+        print(f"[bench] closing clients failed: {exc}", file=sys.stderr)
+    finally:
+        await loadgen.close()
 
 
 async def connect(
@@ -165,7 +181,7 @@ async def cross_instance(ctx: Context, target: Target, run: int) -> Figures:
             await burst(ctx, b, loadgen, plan.warmup_events, plan.redis_rate)
             stats = await burst(ctx, b, loadgen, plan.redis_events(), plan.redis_rate)
         finally:
-            await loadgen.close()
+            await close_clients(loadgen)
             await b.stop()
     finally:
         await a.stop()

@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import uvloop
 from websockets.asyncio.server import ServerConnection, broadcast, serve
+from websockets.exceptions import ConnectionClosed
 
 from bench.servers.trigger import Trigger, paced, reference_event
 
@@ -40,7 +41,7 @@ async def handler(ws: ServerConnection) -> None:
     everyone.add(ws)
     try:
         await ws.send(HANDSHAKE % sid)
-        async for message in ws:
+        async for message in ws:  # ends quietly on a close, raises on an abrupt drop
             if not isinstance(message, str) or message == "3":
                 continue
             if message.startswith("40" + PREFIX):
@@ -49,6 +50,8 @@ async def handler(ws: ServerConnection) -> None:
                 await on_event(ws, message[len(PREFIX) + 2 :], joined)
             elif message.startswith("41" + PREFIX):
                 break
+    except ConnectionClosed:
+        pass  # a client that vanished: nothing to clean up beyond the rooms
     finally:
         everyone.discard(ws)
         for room in joined:
