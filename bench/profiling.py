@@ -15,7 +15,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.procs import LOAD_CORES, pinned
+from bench.procs import BENCH_DIR, LOAD_CORES, WORK_DIR, pinned, say
+from bench.scenarios import Context, burst, connect, session
+from bench.servers.trigger import ROOM
+from bench.targets import TARGETS
 
 FRAME = re.compile(r"^(?P<name>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
@@ -118,7 +121,8 @@ def summarize(path: Path, top: int = 15) -> dict[str, Any]:
             gc_callers[frames[gc_at - 1][0] if gc_at else "?"] += count
 
     def pct(counter: Counter[str], limit: int = top) -> list[tuple[float, str]]:
-        return [(100 * n / total, name) for name, n in counter.most_common(limit)]
+        ranked = sorted(counter.items(), key=lambda item: (-item[1], item[0]))[:limit]  # stable on ties
+        return [(100 * n / total, name) for name, n in ranked]
 
     return {
         "samples": total,
@@ -128,3 +132,30 @@ def summarize(path: Path, top: int = 15) -> dict[str, Any]:
         "inclusive": pct(Counter({k: n for k, n in inclusive.items() if k not in scaffold})),
         "gc_callers": pct(gc_callers, 5),
     }
+
+
+async def profile_fanout(ctx: Context) -> dict[str, Any]:
+    """One extra fan-out burst of ours under py-spy (not part of any reported figure)."""
+    size = ctx.plan.profile_size
+    events = 3 * ctx.plan.fanout_events(size)  # a longer burst than measured: more samples
+    output = WORK_DIR / "profiles" / f"ours-fanout-{size}.txt"
+    what = (
+        f"py-spy 200 Hz (`--native`) on our server during a fan-out of {events} events to {size:,} clients, "
+        "in a separate pass after the measured runs. Collapsed stacks: "
+        f"`{output.relative_to(BENCH_DIR.parent)}`."
+    )
+    try:
+        async with session(ctx, TARGETS["ours"], "profile-ours") as (server, loadgen):
+            await connect(loadgen, server, ctx, size, ROOM)
+            await burst(ctx, server, loadgen, ctx.plan.warmup_events)
+            profiler = Profiler(server.pid, output)
+            await profiler.start()
+            try:
+                stats = await burst(ctx, server, loadgen, events)
+            finally:
+                await profiler.stop()
+        say(f"  profiled at {stats['deliveries_per_s'] or 0:,.0f} deliveries/s")
+        return {"what": what, "file": str(output), **summarize(output)}
+    except Exception as exc:
+        say(f"  profiling failed: {exc}")
+        return {"what": what, "error": f"{type(exc).__name__}: {exc}"}

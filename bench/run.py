@@ -21,38 +21,23 @@ import dataclasses
 import os
 import secrets
 import shlex
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from bench import machine, profiling
 from bench.loadgen import ensure_node_modules, mint_tokens
+from bench.notes import add_notes
 from bench.plan import SCENARIOS, TARGET_KEYS, Plan, build_plan
-from bench.procs import API_DIR, BENCH_DIR, LOAD_CORES, WORK_DIR, raise_fd_limit
+from bench.procs import API_DIR, BENCH_DIR, LOAD_CORES, WORK_DIR, raise_fd_limit, say
 from bench.redis_server import RedisServer
 from bench.report import render
 from bench.results import Results
-from bench.scenarios import (
-    Context,
-    Figures,
-    Skipped,
-    burst,
-    connect,
-    cross_instance,
-    fanout,
-    latency,
-    ramp,
-    session,
-    single,
-)
-from bench.servers.trigger import ROOM
+from bench.scenarios import Context, Figures, Skipped, cross_instance, fanout, latency, ramp, single
 from bench.targets import TARGETS, Target
 
 Scenario = Callable[[Context, Target, int], Awaitable[Figures]]
 # memory and connects come from the same ramp; history has no runner yet (issue 6).
-BUSY = 1.0  # 1-minute load average from which other work on the machine is worth a note
-SATURATED = 90  # % of a core: above this the load generator may be what limits a rate
 RUNNERS: dict[str, Scenario] = {
     "memory": ramp,
     "connects": ramp,
@@ -112,10 +97,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def say(text: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
-
-
 def now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -157,65 +138,6 @@ async def run_scenarios(ctx: Context, results: Results) -> None:
                 say(f"  {summary(kept)}")
 
 
-async def profile_ours(ctx: Context, results: Results) -> None:
-    """One extra fan-out burst of ours under py-spy (not part of any reported figure)."""
-    size = ctx.plan.profile_size
-    events = 3 * ctx.plan.fanout_events(size)  # a longer burst than measured: more samples
-    output = WORK_DIR / "profiles" / f"ours-fanout-{size}.txt"
-    what = (
-        f"py-spy 200 Hz (`--native`) on our server during a fan-out of {events} events to {size:,} clients, "
-        "in a separate pass after the measured runs. Collapsed stacks: "
-        f"`{output.relative_to(BENCH_DIR.parent)}`."
-    )
-    say(f"profiling ours: fan-out to {size}")
-    try:
-        async with session(ctx, TARGETS["ours"], "profile-ours") as (server, loadgen):
-            await connect(loadgen, server, ctx, size, ROOM)
-            await burst(ctx, server, loadgen, ctx.plan.warmup_events)
-            profiler = profiling.Profiler(server.pid, output)
-            await profiler.start()
-            try:
-                stats = await burst(ctx, server, loadgen, events)
-            finally:
-                await profiler.stop()
-        results.profile = {"what": what, "file": str(output), **profiling.summarize(output)}
-        say(f"  profiled at {stats['deliveries_per_s'] or 0:,.0f} deliveries/s")
-    except Exception as exc:
-        results.profile = {"what": what, "error": f"{type(exc).__name__}: {exc}"}
-        say(f"  profiling failed: {exc}")
-
-
-def add_notes(results: Results, plan: Plan, load_at_start: float) -> None:
-    if load_at_start >= BUSY:
-        results.notes.append(
-            f"The machine was busy with other work (1-minute load average {load_at_start:.2f} before the "
-            f"run, on {os.cpu_count()} cores): that work shares the pinned cores, so figures, p99 and max "
-            "latencies above all, are noisier than on a quiet machine."
-        )
-    if plan.runs == 1:
-        results.notes.append(
-            "One run per figure (e.g. --quick): figures for development only, not for comparison."
-        )
-    for key, per_target in results.values.items():
-        if key.endswith(".load_cpu"):
-            for target, runs in per_target.items():
-                if any(v is not None and v >= SATURATED for v in runs):
-                    results.notes.append(
-                        f"{TARGETS[target].label}, {key.rsplit('.', 1)[0]}: the load generator used "
-                        f"{max(v or 0 for v in runs):.0f} % of its core, so that rate may be a floor "
-                        "set by the load generator rather than by the server."
-                    )
-        if key.endswith((".dropped", ".duplicates", ".forced")):
-            for target, runs in per_target.items():
-                if any(runs):
-                    what = {
-                        "dropped": "clients dropped by the server",
-                        "duplicates": "duplicate events",
-                        "forced": "clients not closed within 60 s of the mass disconnect, then cut",
-                    }[key.rsplit(".", 1)[1]]
-                    results.notes.append(f"{TARGETS[target].label}, {key.rsplit('.', 1)[0]}: {what} {runs}")
-
-
 def saved_overrides(saved: Results) -> dict[str, Any]:
     """The plan a saved run used, as build_plan overrides."""
     fields = {f.name for f in dataclasses.fields(Plan)}
@@ -251,7 +173,8 @@ async def main(argv: list[str]) -> int:
     try:
         await run_scenarios(ctx, results)
         if args.profile and "ours" in plan.targets:
-            await profile_ours(ctx, results)
+            say(f"profiling ours: fan-out to {plan.profile_size}")
+            results.profile = await profiling.profile_fanout(ctx)
     finally:
         if ctx.redis is not None:
             ctx.redis.stop()
