@@ -40,6 +40,7 @@ def _delivery(prefix: str, label: str, rate: bool = True, cpu: bool = True) -> l
         rows += [
             Metric(f"{prefix}.server_cpu", f"{label}: server CPU", "% of a core", "", 0),
             Metric(f"{prefix}.load_cpu", f"{label}: load generator CPU", "% of a core", "", 0),
+            Metric(f"{prefix}.other_cpu", f"{label}: other work on the server's core", "% of a core", "", 0),
         ]
     return rows
 

@@ -10,6 +10,7 @@ from bench.targets import TARGETS
 
 BUSY = 1.0  # 1-minute load average from which other work on the machine is worth a note
 SATURATED = 90  # % of a core: above this the load generator may be what limits a rate
+CROWDED = 15  # % of the server's core used by other work: worth a note
 
 
 def add_notes(results: Results, plan: Plan, load_at_start: float) -> None:
@@ -31,6 +32,14 @@ def add_notes(results: Results, plan: Plan, load_at_start: float) -> None:
                         f"{TARGETS[target].label}, {key.rsplit('.', 1)[0]}: the load generator used "
                         f"{max(v or 0 for v in runs):.0f} % of its core, so that rate may be a floor "
                         "set by the load generator rather than by the server."
+                    )
+        if key.endswith(".other_cpu"):
+            for target, runs in per_target.items():
+                if any(v is not None and v >= CROWDED for v in runs):
+                    shown = ", ".join(f"{v:.0f}" for v in runs if v is not None)
+                    results.notes.append(
+                        f"{TARGETS[target].label}, {key.rsplit('.', 1)[0]}: other work took {shown} % of the "
+                        "server's core in the runs (in run order), so the server had less than a full core."
                     )
         if key.endswith((".dropped", ".duplicates", ".forced")):
             for target, runs in per_target.items():

@@ -67,6 +67,21 @@ def rss_kb(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+def cores_busy_seconds(cpus: set[int]) -> float:
+    """Time `cpus` spent running processes, or stolen by the hypervisor.
+
+    Interrupt time is left out: loopback delivery of the server's own writes
+    is accounted there, not to the server process.
+    """
+    busy = 0
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *fields = line.split()
+        if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+            user, nice, system, _idle, _iowait, _irq, _softirq, steal = map(int, fields[:8])
+            busy += user + nice + system + steal
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

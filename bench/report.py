@@ -40,6 +40,8 @@ def section_table(results: Results, section: Section) -> list[str]:
     head += [f"ours ÷ {TARGETS[t].label}" for t in references]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for metric in section.metrics:
+        if metric.key not in results.values:  # not measured by this run (e.g. an older harness)
+            continue
         row = [metric.label, metric.unit, metric.arrow]
         row += [cell(results, section, metric, t) for t in targets]
         for ref in references:
@@ -161,7 +163,8 @@ def render(results: Results, plan: Plan) -> str:
         if section.scenario == "history":
             lines += [HISTORY_NOTE, ""]
             continue
-        lines += [*section_table(results, section), ""]
+        if any(metric.key in results.values for metric in section.metrics):
+            lines += [*section_table(results, section), ""]
         found = problems(results, section.scenario)
         if found:
             lines += ["Missing figures:", "", *found, ""]

@@ -94,6 +94,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--render-only", type=Path, metavar="JSON", help="rewrite --output from saved figures"
     )
+    parser.add_argument("--note", action="append", default=[], help="a note for RESULTS.md (repeatable)")
     return parser.parse_args(argv)
 
 
@@ -152,6 +153,8 @@ async def main(argv: list[str]) -> int:
         saved = Results.load(args.render_only)
         if saved.profile and Path(saved.profile.get("file", "")).exists():  # re-read with today's summary
             saved.profile.update(profiling.summarize(Path(saved.profile["file"])))
+        saved.notes += [note for note in args.note if note not in saved.notes]
+        saved.save(args.render_only)
         args.output.write_text(render(saved, build_plan(args.quick, **saved_overrides(saved))))
         return 0
     raise_fd_limit(plan.max_clients + 1024)
@@ -182,6 +185,7 @@ async def main(argv: list[str]) -> int:
     load1, load5, _ = os.getloadavg()  # this run's own processes count here too
     results.machine["Load average at end (this run included)"] = f"{load1:.2f} (1 min), {load5:.2f} (5 min)"
     add_notes(results, plan, load_at_start)
+    results.notes += args.note
     results.save(args.json)
     args.output.write_text(render(results, plan))
     say(f"wrote {args.output} and {args.json}")
