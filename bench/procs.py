@@ -33,11 +33,17 @@ SERVER_CORES, LOAD_CORES = cores()
 
 
 def pinned(cpus: set[int], argv: list[str]) -> list[str]:
-    """`argv` run on `cpus` only (with every thread it starts), through taskset."""
+    """`argv` run on `cpus` only (with every thread it starts), through taskset.
+
+    With setpriv available the child also gets SIGTERM if this runner dies, so
+    an interrupted benchmark leaves no server behind.
+    """
     taskset = shutil.which("taskset")
     if taskset is None:
         sys.exit("error: taskset (util-linux) is needed to pin servers and load to separate cores")
-    return [taskset, "-c", ",".join(map(str, sorted(cpus))), *argv]
+    setpriv = shutil.which("setpriv")
+    guard = [setpriv, "--pdeathsig", "TERM"] if setpriv else []
+    return [*guard, taskset, "-c", ",".join(map(str, sorted(cpus))), *argv]
 
 
 def raise_fd_limit(needed: int) -> int:

@@ -21,6 +21,7 @@ import dataclasses
 import os
 import secrets
 import shlex
+import signal
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -193,5 +194,11 @@ async def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    # SIGTERM unwinds like Ctrl-C, so every started server and client is stopped on the way out.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     os.chdir(API_DIR.parent.parent)  # relative paths in messages are from the repository root
-    sys.exit(asyncio.run(main(sys.argv[1:])))
+    try:
+        sys.exit(asyncio.run(main(sys.argv[1:])))
+    except KeyboardInterrupt:
+        print("[bench] interrupted; servers and clients stopped, no results written", file=sys.stderr)
+        sys.exit(130)

@@ -6,6 +6,8 @@ connected, subscribed and received every event, never how fast.
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -41,8 +43,15 @@ def test_quick_run_writes_a_complete_table(tmp_path: Path) -> None:
         sys.executable, "bench/run.py", "--quick", "--servers", ",".join(SERVERS),
         "--scenarios", "connects,fanout,history", "--output", str(output), "--json", str(tmp_path / "r.json"),
     ]  # fmt: skip
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=80, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
+    # Its own session, so a timeout can stop the harness together with its servers.
+    proc = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _, stderr = proc.communicate(timeout=80)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, stderr[-3000:]
 
     text = output.read_text()
     found = tables(text)
