@@ -14,6 +14,7 @@ from bench.procs import LOAD_CORES, free_port, pinned
 class RedisServer:
     def __init__(self) -> None:
         self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="bench-redis-")
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -24,7 +25,7 @@ class RedisServer:
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         self.proc = subprocess.Popen(
-            pinned(LOAD_CORES, [binary, *args, "--dir", tempfile.mkdtemp(prefix="bench-redis-")]),
+            pinned(LOAD_CORES, [binary, *args, "--dir", self.dir]),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -49,3 +50,4 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
