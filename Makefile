@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 JS     := tests/js
 
-.PHONY: run test lint typecheck pytest install clean docs
+.PHONY: run test lint typecheck pytest install clean docs bench
 .DEFAULT_GOAL := run
 
 $(VENV)/.runtime: requirements.txt
@@ -40,9 +40,13 @@ pytest: install
 
 test: lint typecheck pytest
 
+# make bench BENCH_ARGS=--quick  - benchmarks (bench/RESULTS.md); not part of `make test`
+bench: $(VENV)/.dev
+	$(PY) bench/run.py $(BENCH_ARGS)
+
 docs: $(VENV)/.dev
 	cd apps/api && ../../$(PY) -m websocket.reference ../../WEBSOCKET_API.md
 	cd apps/api && ../../$(PY) -m contract
 
 clean:
-	rm -rf $(VENV) $(JS)/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(JS)/node_modules bench/node_modules bench/.work .pytest_cache .mypy_cache .ruff_cache

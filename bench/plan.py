@@ -1,0 +1,71 @@
+"""What a run measures: scenario names, sizes and counts (full and --quick)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+# Scenario names in the order they run; `memory` and `connects` share one ramp.
+SCENARIOS = ("memory", "connects", "fanout", "latency", "single", "redis", "history")
+TARGET_KEYS = ("ours", "python-socketio", "websockets", "node")
+
+
+@dataclass(frozen=True)
+class Plan:
+    runs: int = 3
+    sizes: tuple[int, ...] = (1000, 5000, 10000)  # idle-memory and fan-out room sizes
+    fanout_deliveries: int = 50_000  # per measured burst: events = deliveries / room size
+    fanout_min_events: int = 5
+    warmup_events: int = 2  # sent and discarded before each measured burst (JIT, lazy imports)
+    latency_clients: int = 1000
+    latency_rate: float = 20
+    latency_seconds: float = 10
+    single_events: int = 20_000
+    redis_clients: int = 1000
+    redis_rate: float = 20
+    redis_seconds: float = 5
+    settle_s: float = 2.0  # pause before reading a server's memory
+    idle_ms: int = 5000  # a burst is over when nothing arrived for this long...
+    deadline_ms: int = 180_000  # ...or after this long
+    concurrency: int = 100  # handshakes in flight while ramping
+    source_addresses: int = 4  # 127.0.0.1 ... 127.0.0.N
+    profile_size: int = 5000
+    scenarios: tuple[str, ...] = SCENARIOS
+    targets: tuple[str, ...] = TARGET_KEYS
+
+    def fanout_events(self, size: int) -> int:
+        return max(self.fanout_min_events, math.ceil(self.fanout_deliveries / size))
+
+    @property
+    def max_clients(self) -> int:
+        return max([*self.sizes, self.latency_clients, self.redis_clients, self.profile_size, 1])
+
+    def latency_events(self) -> int:
+        return max(1, round(self.latency_rate * self.latency_seconds))
+
+    def redis_events(self) -> int:
+        return max(1, round(self.redis_rate * self.redis_seconds))
+
+
+QUICK = Plan(
+    runs=1,
+    sizes=(200,),
+    fanout_deliveries=2000,
+    fanout_min_events=5,
+    latency_clients=200,
+    latency_seconds=1,
+    single_events=1000,
+    redis_clients=100,
+    redis_seconds=1,
+    settle_s=0.3,
+    idle_ms=2000,
+    deadline_ms=30_000,
+    profile_size=200,
+)
+
+
+def build_plan(quick: bool, **overrides: Any) -> Plan:
+    """The full or quick plan with the command line's overrides (None: keep the default)."""
+    base = QUICK if quick else Plan()
+    return replace(base, **{k: v for k, v in overrides.items() if v is not None})

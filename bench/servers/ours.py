@@ -1,0 +1,55 @@
+"""Our server (apps/api) plus one bench-only route, `POST /bench/broadcast`.
+
+The route sends through `get_broadcaster().publish()` exactly as application
+code does. Everything else is `main.py` itself: `main.main()` runs with its own
+settings, logging and uvicorn options; only `create_app` is wrapped to add the
+route, so the benchmark follows whatever main.py does. Run as
+`python -m bench.servers.ours` from apps/api with apps/api and the repository
+root on PYTHONPATH (bench/targets.py does).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+import main as api_main
+from bench.servers.trigger import WORKFLOW_ID, Trigger, marker, paced
+from events.broadcaster import get_broadcaster
+from websocket.models import WorkflowProgress
+
+_create_app = api_main.create_app
+
+
+def create_bench_app(*args: Any, **kwargs: Any) -> FastAPI:
+    app = _create_app(*args, **kwargs)
+
+    async def broadcast(request: Request) -> JSONResponse:
+        try:
+            trigger = Trigger.parse(request.query_params)
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        broadcaster = get_broadcaster()
+        padding = "x" * trigger.pad
+        failed = 0
+
+        async def emit(i: int) -> None:
+            nonlocal failed
+            payload = WorkflowProgress(
+                workflow_id=WORKFLOW_ID, progress=i % 101, current_step="bench", message=marker() + padding
+            )
+            if not await broadcaster.publish(payload, rooms=[trigger.room]):
+                failed += 1
+
+        elapsed = await paced(trigger.n, trigger.rate, emit)
+        return JSONResponse({"sent": trigger.n, "failed": failed, "elapsed_ms": elapsed})
+
+    app.add_api_route("/bench/broadcast", broadcast, methods=["POST"])
+    return app
+
+
+if __name__ == "__main__":
+    api_main.create_app = create_bench_app
+    api_main.main()

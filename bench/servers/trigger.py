@@ -1,0 +1,88 @@
+"""The bench-only broadcast trigger every Python server under test shares.
+
+`POST /bench/broadcast?room=R&n=N&rate=E&pad=P` sends N events to room R, E per
+second (0: back to back, yielding to the event loop between events so the
+server can write while it sends), each carrying its send time as
+`bench:<epoch ms>;` followed by P padding characters. It answers when the last
+event has been handed to the server's delivery path. The Node reference
+(node_socketio.mjs) implements the same contract.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+MAX_EVENTS = 1_000_000
+MAX_PAD = 1_000_000
+# The workflow every benchmark event belongs to; clients subscribe to its room.
+WORKFLOW_ID = "6f1c2b8e-0d4a-4e43-9a57-3b8f5d2c9e10"
+ROOM = f"workflow:{WORKFLOW_ID}"
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    room: str
+    n: int
+    rate: float
+    pad: int
+
+    @classmethod
+    def parse(cls, query: Mapping[str, str]) -> Trigger:
+        """Validate the query string; ValueError names the bad parameter."""
+        room = query.get("room", "")
+        if not room:
+            raise ValueError("room is required")
+        try:
+            n = int(query.get("n", "1"))
+            rate = float(query.get("rate", "0"))
+            pad = int(query.get("pad", "0"))
+        except ValueError:
+            raise ValueError("n and pad must be integers, rate a number") from None
+        if not 1 <= n <= MAX_EVENTS:
+            raise ValueError(f"n must be 1 to {MAX_EVENTS}")
+        if not 0 <= rate <= 1e6 or not 0 <= pad <= MAX_PAD:
+            raise ValueError(f"rate must be 0 to 1e6 and pad 0 to {MAX_PAD}")
+        return cls(room=room, n=n, rate=rate, pad=pad)
+
+
+def marker() -> str:
+    """The send time the load generator reads back: `bench:<epoch ms>;`."""
+    return f"bench:{time.time() * 1000:.3f};"
+
+
+async def paced(n: int, rate: float, emit: Callable[[int], Awaitable[object]]) -> float:
+    """Call `emit(i)` n times at `rate` per second (0: back to back); return elapsed ms."""
+    started = time.perf_counter()
+    for i in range(n):
+        if rate > 0:
+            delay = started + i / rate - time.perf_counter()
+            await asyncio.sleep(max(delay, 0))
+        await emit(i)
+        if rate <= 0:
+            await asyncio.sleep(0)
+    return (time.perf_counter() - started) * 1000
+
+
+def reference_event(room: str, i: int, padding: str) -> dict[str, object]:
+    """What the reference servers send: the same shape and size as our envelope."""
+    return {
+        "id": str(uuid.uuid4()),
+        "type": "workflow.progress",
+        "room": room,
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "data": {
+            "workflow_id": WORKFLOW_ID,
+            "project_id": None,
+            "status": "running",
+            "progress": i % 101,
+            "current_step": "bench",
+            "total_steps": None,
+            "step_number": None,
+            "message": marker() + padding,
+        },
+    }
