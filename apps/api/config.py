@@ -7,6 +7,7 @@ values stop the service at start-up with one line naming the setting
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from functools import lru_cache
 from typing import Annotated, Any, Literal
@@ -40,6 +41,8 @@ class Settings(BaseSettings):
     jwt_algorithm: Literal["HS256"] = "HS256"
 
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    allow_any_origin: bool = False
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     redis_url: str = ""
     socketio_channel: str = Field(default="eventserver:socketio", min_length=1, max_length=200)
     redis_key_prefix: str = Field(default="eventserver", min_length=1, max_length=100)
@@ -51,12 +54,21 @@ class Settings(BaseSettings):
     max_http_buffer_size: int = Field(default=1_000_000, ge=1024)
     ws_per_message_deflate: bool = False
 
+    max_connections: int = Field(default=10_000, ge=1)
+    max_connections_per_user: int = Field(default=20, ge=1)
+    max_subscriptions_per_connection: int = Field(default=100, ge=1)
+    command_rate: float = Field(default=20, gt=0)
+    command_burst: int = Field(default=40, ge=1)
+    command_flood_limit: int = Field(default=100, ge=1)
+    connect_timeout: float = Field(default=20, gt=0, le=600)
+    shutdown_timeout: float = Field(default=10, gt=0, le=600)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
-    def _split_origins(cls, value: Any) -> Any:
+    def _split_list(cls, value: Any) -> Any:
         if not isinstance(value, str):
             return value
         text = value.strip()
@@ -71,6 +83,17 @@ class Settings(BaseSettings):
             if origin != "*" and not origin.startswith(("http://", "https://")):
                 raise ValueError(f"{origin!r} is not an origin (expected http(s)://host[:port])")
         return [origin.rstrip("/") for origin in origins]
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, proxies: list[str]) -> list[str]:
+        # uvicorn would silently treat a typo as a host name that never matches.
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or network (CIDR)") from None
+        return proxies
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -93,6 +116,11 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"JWT_SECRET_KEY must be set to at least {MIN_SECRET_BYTES} bytes "
                     "when ENVIRONMENT=production"
+                )
+            if "*" in self.cors_origins and not self.allow_any_origin:
+                raise ValueError(
+                    "CORS_ORIGINS=* is refused in production (any web page could connect with its "
+                    "visitors' tokens): list the origins, or set ALLOW_ANY_ORIGIN=true"
                 )
         return self
 

@@ -15,18 +15,23 @@ from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from config import Settings, SettingsError, get_settings, load_settings
 from events import example_usage
 from events.broadcaster import get_broadcaster
 from logging_setup import configure_logging, get_logger
 from routers import dev, health
+from serving import GracefulServer, uvicorn_options
+from websocket.audit import SizeAudit
 from websocket.auth import TokenValidator, mint_dev_token
 from websocket.connections import ConnectionRegistry
 from websocket.events import SocketHandlers
+from websocket.limits import Limits
 from websocket.manager import LocalManager
 from websocket.redis_manager import RedisManager
-from websocket.server import RestCORSMiddleware, create_sio, engineio_apps
+from websocket.server import ENGINEIO_PREFIXES, NAMESPACE, RestCORSMiddleware, create_sio, engineio_apps
+from websocket.shutdown import Drain, InFlight, RedisBarrier, RequestTracker, TrackedTransport
 from websocket.transport import LocalTransport, RedisTransport
 
 log = get_logger("main")
@@ -68,10 +73,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     secret, ephemeral = _signing_secret(settings)
     validator = TokenValidator(secret)
     registry = ConnectionRegistry()
-    manager, transport = _delivery(settings)
+    manager, delivery = _delivery(settings)
+    transport = TrackedTransport(delivery)
     sio = create_sio(settings, manager)
-    SocketHandlers(sio, validator, registry).register()
+    handlers = SocketHandlers(sio, validator, registry, Limits.from_settings(settings))
+    handlers.register()
     broadcaster = get_broadcaster()
+    requests = InFlight()
+    drain = Drain(
+        sio=sio, handlers=handlers, transport=transport, requests=requests, timeout=settings.shutdown_timeout,
+        barrier=RedisBarrier(manager) if isinstance(manager, RedisManager) else None,
+    )  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -95,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await drain.run()  # already done when served by GracefulServer
             broadcaster.detach()
             await sio.shutdown()
             if isinstance(manager, RedisManager):
@@ -114,6 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.transport = transport
     app.state.redis_state = manager.state if isinstance(manager, RedisManager) else lambda: "disabled"
     app.state.manager = manager
+    app.state.handlers = handlers
+    app.state.drain = drain.run
     app.state.dev_token = None if settings.is_production else mint_dev_token(secret)
 
     app.add_middleware(
@@ -123,13 +138,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["*"],
         allow_headers=["*"],
     )
+    app.add_middleware(RequestTracker, skip_prefixes=ENGINEIO_PREFIXES, in_flight=requests)
+    if settings.trusted_proxies:
+        # Outermost: every layer below sees the client the trusted proxy reports.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.include_router(health.router)
     if not settings.is_production:
         app.include_router(dev.router)
         app.include_router(example_usage.router)
+
     # Mounts last: the /ws mount would otherwise shadow routes under /ws.
+    def user_of(eio_sid: str) -> str | None:
+        conn = registry.get(manager.sid_from_eio_sid(eio_sid, NAMESPACE) or "")
+        return conn.user.id if conn else None
+
     for path, asgi_app in engineio_apps(sio):
-        app.mount(path, asgi_app)
+        app.mount(path, SizeAudit(asgi_app, settings.max_http_buffer_size, user_of))
     return app
 
 
@@ -140,15 +164,13 @@ def main() -> None:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     configure_logging(settings.log_level, settings.log_format)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        ws_per_message_deflate=settings.ws_per_message_deflate,
-        ws_max_size=settings.max_http_buffer_size + 1024,
+    app = create_app(settings)
+    server = GracefulServer(
+        uvicorn.Config(app, **uvicorn_options(settings)), app.state.drain, settings.shutdown_timeout
     )
+    server.run()
+    if not server.started:
+        raise SystemExit(3)
 
 
 if __name__ == "__main__":

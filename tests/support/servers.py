@@ -60,18 +60,11 @@ class LiveServer:
 
     async def start(self) -> LiveServer:
         from main import create_app
+        from serving import GracefulServer, uvicorn_options
 
         self.app = create_app(self.settings)
-        config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=self.port,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            ws_per_message_deflate=False,
-        )
-        self._server = uvicorn.Server(config)
+        config = uvicorn.Config(self.app, **uvicorn_options(self.settings), lifespan="on")
+        self._server = GracefulServer(config, self.app.state.drain, self.settings.shutdown_timeout)
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._task = asyncio.create_task(self._server.serve())
         deadline = time.monotonic() + 10
