@@ -23,7 +23,7 @@ from events.broadcaster import get_broadcaster
 from logging_setup import configure_logging, get_logger
 from routers import dev, health
 from serving import GracefulServer, uvicorn_options
-from websocket.audit import SizeAudit
+from websocket.audit import SizeGuard
 from websocket.auth import TokenValidator, mint_dev_token
 from websocket.connections import ConnectionRegistry
 from websocket.events import SocketHandlers
@@ -152,8 +152,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         conn = registry.get(manager.sid_from_eio_sid(eio_sid, NAMESPACE) or "")
         return conn.user.id if conn else None
 
+    async def close_session(eio_sid: str) -> None:
+        socket = sio.eio.sockets.get(eio_sid)
+        if socket is not None:
+            await socket.close(wait=False, reason="message too large")
+
     for path, asgi_app in engineio_apps(sio):
-        app.mount(path, SizeAudit(asgi_app, settings.max_http_buffer_size, user_of))
+        app.mount(path, SizeGuard(asgi_app, settings.max_http_buffer_size, user_of, close_session))
     return app
 
 

@@ -12,7 +12,7 @@ the log processors redact anything token-shaped that slips through elsewhere.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -49,25 +49,28 @@ def denied(
 
 
 UserLookup = Callable[[str], str | None]
+CloseSession = Callable[[str], Awaitable[None]]
 
 
-class SizeAudit:
-    """ASGI wrapper of the Engine.IO endpoint: records messages refused for their size.
+class SizeGuard:
+    """ASGI wrapper of the Engine.IO endpoint: messages over the size limit, refused and recorded.
 
-    Oversized WebSocket messages are refused by uvicorn (close code 1009) and
-    oversized polling POSTs by Engine.IO (400); neither tells the application,
-    so this looks at the traffic on its way in. `user_of(eio_sid)` names the
-    user when the request carries a known session id.
+    * WebSocket: uvicorn refuses an oversized message itself (close code
+      1009, `ws_max_size`); this only records it.
+    * Polling: Engine.IO would answer 400 only after closing the session and
+      waiting for the client to collect the close, which a client that is not
+      polling never does, so the POST would hang. This answers 413 at once
+      and closes the session without waiting.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, user_of: UserLookup) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, user_of: UserLookup, close: CloseSession) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.user_of = user_of
+        self.close = close
 
-    def _refused(self, scope: Scope, size: int | None) -> None:
+    def _refused(self, scope: Scope, eio_sid: str, size: int | None) -> None:
         client = scope.get("client")
-        eio_sid = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("sid", [""])[0]
         denied(
             "message_refused", ErrorCode.MESSAGE_TOO_LARGE,
             client_addr=str(client[0]) if client else "unknown",
@@ -75,17 +78,26 @@ class SizeAudit:
         )  # fmt: skip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        eio_sid = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("sid", [""])[0]
         if scope["type"] == "http" and scope.get("method") == "POST":
             length = dict(scope.get("headers", [])).get(b"content-length", b"0")
             if length.isdigit() and int(length) > self.max_bytes:
-                self._refused(scope, int(length))
+                self._refused(scope, eio_sid, int(length))
+                if eio_sid:
+                    await self.close(eio_sid)
+                await send({"type": "http.response.start", "status": 413, "headers": _TEXT})
+                await send({"type": "http.response.body", "body": b"Message too large"})
+                return
         elif scope["type"] == "websocket":
             inner = receive
 
             async def receive() -> Message:
                 message = await inner()
                 if message["type"] == "websocket.disconnect" and message.get("code") == 1009:
-                    self._refused(scope, None)
+                    self._refused(scope, eio_sid, None)
                 return message
 
         await self.app(scope, receive, send)
+
+
+_TEXT = [(b"content-type", b"text/plain")]

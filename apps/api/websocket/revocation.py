@@ -76,10 +76,12 @@ class RevocationList:
         self._at: OrderedDict[tuple[str, str | None], float] = OrderedDict()
 
     def remember(self, revocation: Revocation) -> None:
+        horizon = time.time() - self.retention
+        if revocation.at < horizon:
+            return
         key = (revocation.user_id, revocation.room)
         self._at.pop(key, None)
         self._at[key] = revocation.at
-        horizon = time.time() - self.retention
         while self._at and (len(self._at) > self.max_entries or next(iter(self._at.values())) < horizon):
             self._at.popitem(last=False)
 
