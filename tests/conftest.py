@@ -15,6 +15,8 @@ from tests.support.redis import RedisServer, redis_url_from_env
 from tests.support.servers import LiveServer
 from websocket.rooms import set_room_policy
 
+pytest_plugins = ["tests.support.figures"]
+
 
 @pytest.fixture(scope="session")
 async def _session_server() -> AsyncIterator[LiveServer]:

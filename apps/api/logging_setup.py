@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import MutableMapping
 from typing import Any, Literal
 
 import structlog
@@ -24,7 +25,7 @@ _SECRETS = re.compile(r"eyJ[\w-]{5,}\.[\w-]+\.[\w-]*|(?<=token=)[^&\s'\"]+")
 _ALLOWED_TOKEN_EVENTS = frozenset({"development_token"})
 
 
-def redact_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Replace anything token-shaped in a log line, whoever logged it."""
     if event_dict.get("event") in _ALLOWED_TOKEN_EVENTS:
         return event_dict
@@ -32,6 +33,7 @@ def redact_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any
         if isinstance(value, str) and ("eyJ" in value or "token=" in value):
             event_dict[key] = _SECRETS.sub("[redacted]", value)
     return event_dict
+
 
 # Libraries that log per message at INFO; only their warnings are interesting.
 _QUIET_LOGGERS = ("socketio", "socketio.server", "engineio", "engineio.server", "uvicorn.access")

@@ -23,10 +23,10 @@ from events.broadcaster import get_broadcaster
 from logging_setup import configure_logging, get_logger
 from routers import dev, health
 from serving import GracefulServer, uvicorn_options
-from websocket.audit import SizeGuard
 from websocket.auth import TokenValidator, mint_dev_token
 from websocket.connections import ConnectionRegistry
 from websocket.events import SocketHandlers
+from websocket.http_guard import EngineIOGuard
 from websocket.limits import Limits
 from websocket.manager import LocalManager
 from websocket.redis_manager import RedisManager
@@ -152,13 +152,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         conn = registry.get(manager.sid_from_eio_sid(eio_sid, NAMESPACE) or "")
         return conn.user.id if conn else None
 
-    async def close_session(eio_sid: str) -> None:
-        socket = sio.eio.sockets.get(eio_sid)
-        if socket is not None:
-            await socket.close(wait=False, reason="message too large")
-
     for path, asgi_app in engineio_apps(sio):
-        app.mount(path, SizeGuard(asgi_app, settings.max_http_buffer_size, user_of, close_session))
+        app.mount(path, EngineIOGuard(asgi_app, settings.max_http_buffer_size, user_of, sio.close_session))
     return app
 
 

@@ -108,9 +108,7 @@ async def test_rate_limit_refuses_then_recovers(connect: ClientFactory) -> None:
     assert (await client.call("debug:rooms", {}))["status"] == "success"
 
 
-async def test_flooding_client_is_told_and_disconnected(
-    server: LiveServer, connect: ClientFactory
-) -> None:
+async def test_flooding_client_is_told_and_disconnected(server: LiveServer, connect: ClientFactory) -> None:
     honest = await connect(token("honest", scopes=READ))
     await honest.subscribe(f"project:{PID}")
     flooder = await connect(token("flooder"))
@@ -140,6 +138,11 @@ async def test_broadcasts_to_a_rate_limited_client_are_not_limited(
     assert client.sio.connected
 
 
+async def drain(raw: RawSocket) -> None:
+    while True:  # the connection.established notices come first
+        await raw.recv(timeout=5)
+
+
 async def test_oversized_websocket_message_is_refused_without_harm(
     server: LiveServer, connect: ClientFactory
 ) -> None:
@@ -149,8 +152,7 @@ async def test_oversized_websocket_message_is_refused_without_harm(
     async with RawSocket(server.url, token("big-sender")) as raw:
         await raw.send_packet('2/ws,1["subscribe",{"room":"' + "x" * limit + '"}]')
         with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
-            while True:  # the connection.established notices come first
-                await raw.recv(timeout=5)
+            await drain(raw)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
     await eventually(lambda: server.registry.count_of_user("big-sender") == 0)
     await broadcast_to_project(server, PID)

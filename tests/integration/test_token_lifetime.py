@@ -85,4 +85,3 @@ async def test_expiry_timers_are_released_on_disconnect(connect: ClientFactory, 
     for client in clients:
         await client.close()
     await eventually(lambda: len(timers) == before)
-

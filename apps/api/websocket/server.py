@@ -38,8 +38,9 @@ _pending: set[asyncio.Task[None]] = set()
 
 ConnectHook = Callable[[str], Awaitable[None]]
 # Event names python-socketio dispatches to its own lifecycle handlers: a client
-# emitting one would call the connect/disconnect handler with its own arguments.
-RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
+# emitting one would call the connect/disconnect (or catch-all "*") handler with
+# arguments of its own choosing.
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "*"})
 # Socket.IO packet types that announce binary attachments; this API is JSON only.
 BINARY_PACKET_TYPES = ("5", "6")
 
@@ -88,9 +89,7 @@ class EventServer(socketio.AsyncServer):  # type: ignore[misc]
             "engineio_timeout", ErrorCode.AUTH_REQUIRED, client_addr=self.client_addr(eio_sid),
             reason=f"no namespace joined within {self.connect_timeout:g}s", level="info",
         )  # fmt: skip
-        task = asyncio.get_running_loop().create_task(
-            socket.close(wait=False, reason=self.reason.SERVER_DISCONNECT)
-        )
+        task = asyncio.get_running_loop().create_task(self.close_session(eio_sid, "connect timeout"))
         _pending.add(task)
         task.add_done_callback(_pending.discard)
 
@@ -107,7 +106,17 @@ class EventServer(socketio.AsyncServer):  # type: ignore[misc]
                 eio_sid=eio_sid, error=type(exc).__name__, detail=str(exc)[:200],
             )  # fmt: skip
             self._binary_packet.pop(eio_sid, None)
-            await self.eio.disconnect(eio_sid)
+            await self.close_session(eio_sid, "bad packet")
+
+    async def close_session(self, eio_sid: str, reason: str) -> None:
+        """End an Engine.IO session now, without waiting for the client to collect the close.
+
+        (`eio.disconnect()` waits, and a polling client that is not polling
+        would hold the caller, often the very request that misbehaved.)
+        """
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is not None:
+            await socket.close(wait=False, reason=reason)
 
     async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None, data: Any) -> None:
         # The protocol says an event is [name: string, ...args]; anything else
@@ -115,7 +124,7 @@ class EventServer(socketio.AsyncServer):  # type: ignore[misc]
         if isinstance(data, list) and data and isinstance(data[0], str) and data[0] not in RESERVED_EVENTS:
             await super()._handle_event(eio_sid, namespace, id, data)
             return
-        reserved = isinstance(data, list) and data and data[0] in RESERVED_EVENTS
+        reserved = isinstance(data, list) and bool(data) and isinstance(data[0], str)
         audit.denied(
             "protocol_error", ErrorCode.INVALID_PAYLOAD, client_addr=self.client_addr(eio_sid),
             eio_sid=eio_sid, detail="reserved event name" if reserved else "event name is not a string",
