@@ -18,6 +18,7 @@ import websockets
 
 from tests.integration.test_redis_fanout import health, update_via_route
 from tests.support.clients import Client
+from tests.support.net import eventually
 from tests.support.raw import EngineIOClosed, RawSocket
 from tests.support.servers import ServerProcess
 from tests.support.tokens import token
@@ -26,6 +27,8 @@ from websocket.server import ENGINEIO_PATH
 PROJECT = uuid.uuid4()
 TOKEN = token("raw-user")
 
+# Engine.IO frames as sent; everything in FRAMES below is also wrapped in a MESSAGE ("4").
+ENGINE_FRAMES = ["xyz", "", "7", "9", "99", "0", "0{}", "2", "2probe", "5", "6", "é", "\x00"]
 FRAMES: dict[str, list[str | bytes]] = {
     "garbage": ["xyz", "4", "9", "4garbage", "\x00\x01\x02", "b", "b!!!!", "4{}", "42", "4é"],
     "truncated": [
@@ -55,7 +58,9 @@ FRAMES: dict[str, list[str | bytes]] = {
     ],
     "oversized": ['42/ws,1["subscribe",{"room":"' + "x" * 1_000_100 + '"}]'],
 }  # fmt: skip
-CASES = [(kind, frame) for kind, frames in FRAMES.items() for frame in frames]
+CASES = [("engine.io", frame) for frame in ENGINE_FRAMES] + [
+    (kind, frame) for kind, frames in FRAMES.items() for frame in frames
+]
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +75,10 @@ async def target() -> AsyncIterator[tuple[ServerProcess, Client]]:
         line for line in server.log().splitlines() if "Traceback" in line or '"level": "error"' in line
     ]
     assert outcomes == [], server.log()
+
+
+async def connections(server: ServerProcess, expected: int) -> bool:
+    return (await health(server))["connections"] == expected
 
 
 async def outcome(raw: RawSocket) -> str:
@@ -89,10 +98,13 @@ async def test_malformed_frame_harms_no_one_else(
 ) -> None:
     server, honest = target
     async with RawSocket(server.url, TOKEN) as raw:
-        await raw.send_frame(frame if isinstance(frame, bytes) or kind == "oversized" else "4" + frame)
+        raw_frame = isinstance(frame, bytes) or kind in ("oversized", "engine.io")
+        await raw.send_frame(frame if raw_frame else "4" + frame)
         result = await outcome(raw)
     assert result in ("closed", "usable")
     assert (await health(server))["status"] == "ok"
+    # Nothing half-dead is left behind: only the honest client remains registered.
+    await eventually(lambda: connections(server, 1))
     before = len(honest.received("project.updated"))
     assert await update_via_route(server, PROJECT)
     await honest.wait_count("project.updated", before + 1)

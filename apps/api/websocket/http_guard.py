@@ -9,8 +9,15 @@ logged with a traceback and answered 200. This wrapper refuses both itself:
 * a POST that is not a valid Engine.IO payload of packets a client may send:
   400, `BAD_PACKET`;
 
-and closes the session without waiting. Oversized WebSocket messages are
-refused by uvicorn (close code 1009, `ws_max_size`); this records them.
+and closes the session without waiting.
+
+Over WebSocket, Engine.IO decodes each frame outside any error handling: a
+frame that is not an Engine.IO packet kills its handler with a traceback and
+leaves the session registered until the ping timeout (85 s by default). This
+wrapper checks every text frame on its way in and ends the connection on the
+first bad one, as if the client had closed it, so Engine.IO cleans up at once.
+Oversized WebSocket messages are refused by uvicorn (close code 1009,
+`ws_max_size`); this records them.
 """
 
 from __future__ import annotations
@@ -30,6 +37,15 @@ UserLookup = Callable[[str], str | None]
 CloseSession = Callable[[str, str], Awaitable[None]]
 # What a client may send over polling: CLOSE, PONG, MESSAGE, NOOP.
 CLIENT_POLLING_PACKETS = frozenset({eio_packet.CLOSE, eio_packet.PONG, eio_packet.MESSAGE, eio_packet.NOOP})
+# Over WebSocket also PING ("2probe") and UPGRADE, during the upgrade from polling.
+CLIENT_WEBSOCKET_PACKETS = CLIENT_POLLING_PACKETS | {eio_packet.PING, eio_packet.UPGRADE}
+
+
+def _valid_frame(text: str) -> bool:
+    try:
+        return eio_packet.Packet(encoded_packet=text).packet_type in CLIENT_WEBSOCKET_PACKETS
+    except Exception:  # Engine.IO's decoder raises whatever the text provokes
+        return False
 
 
 def _valid_payload(body: bytes) -> bool:
@@ -64,7 +80,14 @@ class EngineIOGuard:
 
             async def receive() -> Message:
                 message = await inner()
-                if message["type"] == "websocket.disconnect" and message.get("code") == 1009:
+                if message["type"] == "websocket.receive":
+                    text = message.get("text")
+                    if text is not None and not _valid_frame(text):
+                        self._refuse(
+                            scope, eio_sid, "protocol_error", ErrorCode.BAD_PACKET, detail="bad frame"
+                        )
+                        return {"type": "websocket.disconnect", "code": 1002}
+                elif message["type"] == "websocket.disconnect" and message.get("code") == 1009:
                     self._refuse(
                         scope, eio_sid, "message_refused", ErrorCode.MESSAGE_TOO_LARGE, limit=self.max_bytes
                     )
