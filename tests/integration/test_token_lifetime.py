@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import re
 import uuid
+from collections.abc import Awaitable, Callable
 
 import pytest
 
 from events.broadcaster import get_broadcaster
 from tests.conftest import ClientFactory
 from tests.support.net import eventually
-from tests.support.servers import LiveServer
+from tests.support.node import JS_DIR, NodeClient, ensure_node_modules
+from tests.support.servers import ROOT, LiveServer
 from tests.support.tokens import token
 
 PID = uuid.uuid4()
+NodeFactory = Callable[[], Awaitable[NodeClient]]
 
 
 async def test_connection_is_told_and_closed_when_its_token_expires(
@@ -85,3 +91,49 @@ async def test_expiry_timers_are_released_on_disconnect(connect: ClientFactory, 
     for client in clients:
         await client.close()
     await eventually(lambda: len(timers) == before)
+
+
+async def test_js_client_is_told_at_expiry(server: LiveServer, node: NodeFactory) -> None:
+    js = await node()
+    assert (await js.connect(server.url + "/ws", auth={"token": token("js-exp", ttl_seconds=2)}))["ok"]
+    [error] = await js.wait_for("connection.error")
+    assert error["data"]["code"] == "AUTH_EXPIRED"
+    disconnect = await js.wait_notice("disconnect")
+    assert disconnect["reason"] == "io server disconnect"  # socket.io-client will not reconnect by itself
+
+
+def guide_block(marker: str) -> str:
+    guide = (ROOT / "WEBSOCKET_INTEGRATION_GUIDE.md").read_text()
+    blocks = re.findall(r"```js\n(.*?)```", guide, re.S)
+    [block] = [b for b in blocks if b.startswith(marker)]
+    return block
+
+
+async def test_guide_refresh_loop_keeps_a_js_client_connected(server: LiveServer) -> None:
+    ensure_node_modules()
+    tokens = [token("js-fresh", ttl_seconds=3), token("js-fresh", ttl_seconds=600)]
+    harness = """
+import { io } from "socket.io-client";
+const tokens = JSON.parse(process.env.TOKENS);
+const options = { auth: { token: tokens[0] }, transports: ["websocket"], reconnection: false };
+const socket = io(process.env.URL + "/ws", options);
+let next = 1;
+keepTokenFresh(socket, async () => tokens[next++], { marginMs: 1500 });
+socket.on("connection.error", (event) => console.log("ERROR " + event.data.code));
+socket.on("disconnect", (reason) => console.log("DISCONNECT " + reason));
+setTimeout(() => {
+  console.log(socket.connected && next === 2 ? "STILL CONNECTED" : "GONE");
+  process.exit(0);
+}, 5000);
+"""
+    script = JS_DIR / f".refresh-{uuid.uuid4().hex}.mjs"
+    script.write_text(guide_block("// keepTokenFresh") + harness)
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            "node", str(script), cwd=JS_DIR, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "TOKENS": json.dumps(tokens), "URL": server.url},
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(proc.communicate(), 20)
+    finally:
+        script.unlink()
+    assert out.decode().strip().splitlines() == ["STILL CONNECTED"], (out, err)
