@@ -38,6 +38,8 @@ def test_env(**overrides: Any) -> dict[str, str]:
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "INFO",
         "REDIS_URL": "",
+        # A client that stopped reading holds the drain until this deadline: keep test stops quick.
+        "SHUTDOWN_TIMEOUT": "3",
     }
     env.update({key.upper(): str(value) for key, value in overrides.items()})
     return env

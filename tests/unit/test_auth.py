@@ -18,7 +18,7 @@ def claims(**overrides: object) -> dict[str, object]:
         "email": "u1@example.com",
         "role": "user",
         "token_type": "access",
-        "exp": int(time.time()) + 60,
+        "exp": int(time.time()) + 3600,  # built at collection time: outlive a long run
     }
     base.update(overrides)
     return {key: value for key, value in base.items() if value is not None}
