@@ -107,7 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            await drain.run()  # already done when served by GracefulServer
+            await drain.run(late=True)  # already done when served by GracefulServer
             broadcaster.detach()
             await sio.shutdown()
             if isinstance(manager, RedisManager):

@@ -29,7 +29,9 @@ NodeFactory = Callable[[], Awaitable[NodeClient]]
 @pytest.fixture(scope="module")
 async def small() -> AsyncIterator[LiveServer]:
     """A server with tiny limits, so that reaching them takes a handful of clients."""
-    server = LiveServer(max_connections=4, max_connections_per_user=2, max_subscriptions_per_connection=3)
+    server = LiveServer(
+        max_connections=4, max_connections_per_user=2, max_subscriptions_per_connection=3, connect_timeout=1
+    )
     async with running(server):
         yield server
 
@@ -196,3 +198,18 @@ async def test_forged_origin_is_refused_for_the_js_client_too(server: LiveServer
         auth={"token": token()},
     )
     assert allowed["ok"], allowed
+
+
+async def test_handshakes_without_a_token_cannot_pile_up(small: LiveServer) -> None:
+    url = f"{small.url}/{ENGINEIO_PATH}/"
+    params = {"EIO": "4", "transport": "polling"}
+    async with httpx.AsyncClient(timeout=10) as http:
+        statuses = [(await http.get(url, params=params)).status_code for _ in range(25)]
+        # MAX_CONNECTIONS 4 plus headroom for handshakes in progress (16), then refused
+        assert statuses[:20] == [200] * 20 and set(statuses[20:]) == {401}, statuses
+        # Sessions that never join /ws are closed after CONNECT_TIMEOUT (1 s here)...
+        await eventually(lambda: len(small.sio.eio.sockets) == 0, timeout=10)
+        # ...which makes room for real clients again.
+        assert (await http.get(url, params=params)).status_code == 200
+    client = await Client().connect(small.url, token("after-the-pile"))
+    await client.close()

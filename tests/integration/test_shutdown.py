@@ -58,8 +58,21 @@ def updates_before_shutdown(events: list[tuple[str, object]]) -> list[str]:
     return [data["data"]["project_name"] for name, data in events[:cut] if name == "project.updated"]  # type: ignore[index]
 
 
-async def test_sigterm_drains_and_exits_within_the_timeout(node: NodeFactory) -> None:
-    server = await ServerProcess(shutdown_timeout=TIMEOUT).start()
+@pytest.mark.parametrize("redis", [False, True], ids=["single", "redis"])
+async def test_sigterm_drains_and_exits_within_the_timeout(
+    node: NodeFactory, redis: bool, request: pytest.FixtureRequest
+) -> None:
+    # With Redis every broadcast makes a round trip through the channel before
+    # it reaches this instance's clients: the drain must wait for those too.
+    fanout = (
+        {
+            "redis_url": request.getfixturevalue("redis_url"),
+            "socketio_channel": request.getfixturevalue("unique_channel"),
+        }
+        if redis
+        else {}
+    )
+    server = await ServerProcess(shutdown_timeout=TIMEOUT, **fanout).start()
     project = uuid.uuid4()
     room = f"project:{project}"
     websocket_client = await Client().connect(server.url, token("ws", scopes=READ), transports=["websocket"])
@@ -105,7 +118,7 @@ async def test_sigterm_drains_and_exits_within_the_timeout(node: NodeFactory) ->
     for client in (websocket_client, polling_client):
         await client.close()
     record(
-        "shutdown",
+        f"shutdown ({'redis' if redis else 'single instance'})",
         f"SIGTERM with {len(accepted)} broadcasts accepted during the stream: all {len(expected)} delivered "
         f"before server.shutdown to each of 3 clients (websocket, polling, socket.io-client); "
         f"one client that stopped polling; exit {took:.1f} s after SIGTERM (SHUTDOWN_TIMEOUT {TIMEOUT:g} s)",

@@ -22,10 +22,11 @@ PID = uuid.uuid4()
 NodeFactory = Callable[[], Awaitable[NodeClient]]
 
 
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
 async def test_connection_is_told_and_closed_when_its_token_expires(
-    connect: ClientFactory, server: LiveServer
+    connect: ClientFactory, server: LiveServer, transport: str
 ) -> None:
-    client = await connect(token("u-exp", ttl_seconds=2))
+    client = await connect(token("u-exp", ttl_seconds=2), transports=[transport])
     bystander = await connect(token("u-exp-other"))
     error = await client.wait_for("connection.error", timeout=5)
     assert error["data"]["code"] == "AUTH_EXPIRED"

@@ -190,10 +190,8 @@ class SocketHandlers:
         await self.send_to(sid, OutboundEvent.create(ConnectionErrorData(code=code.value, message=message)))
         eio_sid = self.sio.manager.eio_sid_from_sid(sid, NAMESPACE)
         await self.sio.disconnect(sid, namespace=NAMESPACE)
-        socket = self.sio.eio.sockets.get(eio_sid)
-        if socket is not None:
-            # wait=False: a client that stopped reading must not hold this task.
-            await socket.close(wait=False, reason=self.sio.eio.reason.SERVER_DISCONNECT)
+        if eio_sid is not None:
+            await self.sio.close_session(eio_sid, self.sio.eio.reason.SERVER_DISCONNECT, goodbye=True)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)

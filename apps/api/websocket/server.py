@@ -108,15 +108,22 @@ class EventServer(socketio.AsyncServer):  # type: ignore[misc]
             self._binary_packet.pop(eio_sid, None)
             await self.close_session(eio_sid, "bad packet")
 
-    async def close_session(self, eio_sid: str, reason: str) -> None:
+    async def close_session(self, eio_sid: str, reason: str, goodbye: bool = False) -> None:
         """End an Engine.IO session now, without waiting for the client to collect the close.
 
         (`eio.disconnect()` waits, and a polling client that is not polling
         would hold the caller, often the very request that misbehaved.)
+        The session is forgotten at once, rather than a ping timeout later by
+        Engine.IO's service task, so it stops counting against `max_sessions`;
+        with `goodbye`, a long-polling session is kept until then so that its
+        next poll still collects what was queued for it.
         """
         socket = self.eio.sockets.get(eio_sid)
-        if socket is not None:
-            await socket.close(wait=False, reason=reason)
+        if socket is None:
+            return
+        await socket.close(wait=False, reason=reason)
+        if not (goodbye and not socket.upgraded):
+            self.eio.sockets.pop(eio_sid, None)
 
     async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None, data: Any) -> None:
         # The protocol says an event is [name: string, ...args]; anything else

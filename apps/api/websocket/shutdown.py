@@ -143,18 +143,23 @@ class Drain:
         self.barrier = barrier
         self._done: asyncio.Future[None] | None = None
 
-    async def run(self) -> None:
-        """Drain once; later calls wait for the first one."""
+    async def run(self, late: bool = False) -> None:
+        """Drain once; later calls wait for the first one.
+
+        `late`: called from the lifespan shutdown of a server that is not a
+        `GracefulServer` (plain `uvicorn main:create_app`), which has already
+        closed the WebSockets: close what is left without waiting on clients.
+        """
         if self._done is not None:
             await asyncio.shield(self._done)
             return
         self._done = asyncio.get_running_loop().create_future()
         try:
-            await self._drain()
+            await self._drain(late)
         finally:
             self._done.set_result(None)
 
-    async def _drain(self) -> None:
+    async def _drain(self, late: bool) -> None:
         started = time.monotonic()
         deadline = started + self.timeout
         self.handlers.accepting = False
@@ -168,7 +173,7 @@ class Drain:
         # Half the budget for work in progress, the rest for goodbyes.
         finished = await _within(self._finish_in_flight(), started + self.timeout / 2 - time.monotonic())
         told = await self._tell_all()
-        closed = await self._close_all(deadline)
+        closed = await self._close_all(deadline, wait=not late)
         log.info(
             "shutdown_drained",
             in_flight_finished=finished,
@@ -196,13 +201,14 @@ class Drain:
                 told += 1
         return told
 
-    async def _close_all(self, deadline: float) -> int:
+    async def _close_all(self, deadline: float, wait: bool) -> int:
         sockets = list(self.sio.eio.sockets.values())
-        reason = SHUTDOWN_REASON
         # close() queues a CLOSE packet after everything already queued and waits
         # until the client has been sent it; a client that stopped reading is cut
         # off at the deadline.
-        closes = [asyncio.ensure_future(socket.close(wait=True, reason=reason)) for socket in sockets]
+        closes = [
+            asyncio.ensure_future(socket.close(wait=wait, reason=SHUTDOWN_REASON)) for socket in sockets
+        ]
         if not closes:
             return 0
         done, pending = await asyncio.wait(closes, timeout=max(0.1, deadline - time.monotonic()))
