@@ -16,6 +16,8 @@ from tests.support.servers import LiveServer
 from webhooks.projects import set_project_resolver
 from websocket.rooms import set_room_policy
 
+pytest_plugins = ["tests.support.figures"]
+
 
 @pytest.fixture(scope="session")
 async def _session_server() -> AsyncIterator[LiveServer]:

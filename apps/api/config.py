@@ -7,6 +7,7 @@ values stop the service at start-up with one line naming the setting
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from functools import lru_cache
 from typing import Annotated, Any, Literal, TypeVar
@@ -70,6 +71,8 @@ class Settings(PublisherSettings):
     jwt_algorithm: Literal["HS256"] = "HS256"
 
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    allow_any_origin: bool = False
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     redis_canary_interval: float = Field(default=1.0, ge=0.05, le=60)
     presence_heartbeat: float = Field(default=5.0, ge=0.1, le=300)
 
@@ -84,6 +87,15 @@ class Settings(PublisherSettings):
     admin_ui_password: SecretStr | None = None
     admin_ui_read_only: bool = True
 
+    max_connections: int = Field(default=10_000, ge=1)
+    max_connections_per_user: int = Field(default=20, ge=1)
+    max_subscriptions_per_connection: int = Field(default=100, ge=1)
+    command_rate: float = Field(default=20, gt=0)
+    command_burst: int = Field(default=40, ge=1)
+    command_flood_limit: int = Field(default=100, ge=1)
+    connect_timeout: float = Field(default=20, gt=0, le=600)
+    shutdown_timeout: float = Field(default=10, gt=0, le=600)
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
 
@@ -91,9 +103,9 @@ class Settings(PublisherSettings):
     github_webhook_secret: SecretStr | None = None
     github_project_resolver: str = ""
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
-    def _split_origins(cls, value: Any) -> Any:
+    def _split_list(cls, value: Any) -> Any:
         if not isinstance(value, str):
             return value
         text = value.strip()
@@ -108,6 +120,17 @@ class Settings(PublisherSettings):
             if origin != "*" and not origin.startswith(("http://", "https://")):
                 raise ValueError(f"{origin!r} is not an origin (expected http(s)://host[:port])")
         return [origin.rstrip("/") for origin in origins]
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, proxies: list[str]) -> list[str]:
+        # uvicorn would silently treat a typo as a host name that never matches.
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"{proxy!r} is not an IP address or network (CIDR)") from None
+        return proxies
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -131,6 +154,11 @@ class Settings(PublisherSettings):
                 raise ValueError(
                     f"JWT_SECRET_KEY must be set to at least {MIN_SECRET_BYTES} bytes "
                     "when ENVIRONMENT=production"
+                )
+            if "*" in self.cors_origins and not self.allow_any_origin:
+                raise ValueError(
+                    "CORS_ORIGINS=* is refused in production (any web page could connect with its "
+                    "visitors' tokens): list the origins, or set ALLOW_ANY_ORIGIN=true"
                 )
         return self
 

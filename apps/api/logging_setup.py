@@ -8,12 +8,32 @@ coloured key=value lines for a developer's terminal, JSON lines for machines.
 from __future__ import annotations
 
 import logging
+import re
 import sys
-from typing import Literal
+from collections.abc import MutableMapping
+from typing import Any, Literal
 
 import structlog
 
 LogFormat = Literal["console", "json"]
+
+# A JWT (three base64url parts, the first an encoded JSON header) and a
+# `token=` query parameter, as a library's log line could carry them (uvicorn
+# logs WebSocket paths with their query string).
+_SECRETS = re.compile(r"eyJ[\w-]{5,}\.[\w-]+\.[\w-]*|(?<=token=)[^&\s'\"]+")
+# The one line that shows a token on purpose: the development token, in development only.
+_ALLOWED_TOKEN_EVENTS = frozenset({"development_token"})
+
+
+def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Replace anything token-shaped in a log line, whoever logged it."""
+    if event_dict.get("event") in _ALLOWED_TOKEN_EVENTS:
+        return event_dict
+    for key, value in event_dict.items():
+        if isinstance(value, str) and ("eyJ" in value or "token=" in value):
+            event_dict[key] = _SECRETS.sub("[redacted]", value)
+    return event_dict
+
 
 # Libraries that log per message at INFO; only their warnings are interesting.
 _QUIET_LOGGERS = ("socketio", "socketio.server", "engineio", "engineio.server", "uvicorn.access")
@@ -25,6 +45,7 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = "console") -> None:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_secrets,
     ]
     renderer: structlog.types.Processor
     if fmt == "json":

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from config import Settings, SettingsError, get_settings, load_settings
 from events import example_usage
@@ -25,13 +26,17 @@ from observability.admin_ui import enable_admin_ui
 from observability.metrics import Metrics, subscription_count
 from routers import contract, dashboard, dev, health, publish
 from routers import metrics as metrics_route
+from serving import GracefulServer, uvicorn_options
 from webhooks import github as github_webhooks
 from webhooks.projects import load_project_resolver, set_project_resolver
 from websocket.auth import TokenValidator, mint_dev_token
 from websocket.backends import build_backends
 from websocket.connections import ConnectionRegistry
 from websocket.events import SocketHandlers
-from websocket.server import RestCORSMiddleware, create_sio, engineio_apps
+from websocket.http_guard import EngineIOGuard
+from websocket.limits import Limits
+from websocket.server import ENGINEIO_PREFIXES, NAMESPACE, RestCORSMiddleware, create_sio, engineio_apps
+from websocket.shutdown import Drain, InFlight, RedisBarrier, RequestTracker, TrackedTransport
 from websocket.subscriptions import Subscriptions
 
 log = get_logger("main")
@@ -59,13 +64,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     validator = TokenValidator(secret)
     registry = ConnectionRegistry()
     backends = build_backends(settings)
-    manager, transport = backends.manager, backends.transport
+    manager = backends.manager
+    transport = TrackedTransport(backends.transport)
     sio = create_sio(settings, manager)
     rooms = Subscriptions(sio, backends.history, backends.presence)
     metrics = Metrics()
-    SocketHandlers(sio, validator, registry, rooms, metrics).register()
+    handlers = SocketHandlers(sio, validator, registry, rooms, Limits.from_settings(settings), metrics)
+    handlers.register()
     admin_ui = enable_admin_ui(sio, settings)
     broadcaster = get_broadcaster()
+    requests = InFlight()
+    drain = Drain(
+        sio=sio, handlers=handlers, transport=transport, requests=requests, timeout=settings.shutdown_timeout,
+        barrier=RedisBarrier(backends.redis) if backends.redis else None,
+    )  # fmt: skip
     dedupe = create_dedupe_store(settings.redis_url, settings.redis_key_prefix)
     if settings.github_project_resolver:
         try:
@@ -96,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await drain.run(late=True)  # already done when served by GracefulServer
             broadcaster.detach()
             broadcaster.use_dedupe(None)
             await dedupe.close()
@@ -119,6 +132,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.dedupe = dedupe
     app.state.redis_state = backends.state
     app.state.backends = backends
+    app.state.manager = manager
+    app.state.handlers = handlers
+    app.state.drain = drain.run
     app.state.dev_token = None if settings.is_production else mint_dev_token(secret)
     app.state.metrics = metrics
     metrics.observe_state(
@@ -134,6 +150,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["*"],
         allow_headers=["*"],
     )
+    app.add_middleware(RequestTracker, skip_prefixes=ENGINEIO_PREFIXES, in_flight=requests)
+    if settings.trusted_proxies:
+        # Outermost: every layer below sees the client the trusted proxy reports.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.include_router(health.router)
     app.include_router(metrics_route.router)
     app.include_router(contract.router)
@@ -145,9 +165,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if not settings.is_production:
         app.include_router(dev.router)
         app.include_router(example_usage.router)
+
     # Mounts last: the /ws mount would otherwise shadow routes under /ws.
+    def user_of(eio_sid: str) -> str | None:
+        conn = registry.get(manager.sid_from_eio_sid(eio_sid, NAMESPACE) or "")
+        return conn.user.id if conn else None
+
     for path, asgi_app in engineio_apps(sio):
-        app.mount(path, asgi_app)
+        app.mount(path, EngineIOGuard(asgi_app, settings.max_http_buffer_size, user_of, sio.close_session))
     return app
 
 
@@ -159,15 +184,12 @@ def main() -> None:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        ws_per_message_deflate=settings.ws_per_message_deflate,
-        ws_max_size=settings.max_http_buffer_size + 1024,
+    server = GracefulServer(
+        uvicorn.Config(app, **uvicorn_options(settings)), app.state.drain, settings.shutdown_timeout
     )
+    server.run()
+    if not server.started:
+        raise SystemExit(3)
 
 
 if __name__ == "__main__":

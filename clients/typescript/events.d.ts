@@ -60,8 +60,9 @@ export interface AiSuggestion {
   metadata: { [key: string]: unknown };
 }
 
-/** Sent to one connection before the server closes it (e.g. token expiry). */
+/** Sent to one connection right before the server closes it; `code` says why. */
 export interface ConnectionErrorData {
+  /** `AUTH_EXPIRED`, `RATE_LIMITED` or `ACCESS_REVOKED` */
   code: string;
   message: string;
 }
@@ -88,7 +89,7 @@ export interface ErrorAck {
   retryable: boolean;
 }
 
-export type ErrorCode = "AUTH_REQUIRED" | "AUTH_INVALID" | "AUTH_EXPIRED" | "INVALID_NAMESPACE" | "INVALID_PAYLOAD" | "INVALID_ROOM" | "FORBIDDEN" | "ROOM_NOT_LEAVABLE" | "UNKNOWN_COMMAND" | "INTERNAL_ERROR";
+export type ErrorCode = "AUTH_REQUIRED" | "AUTH_INVALID" | "AUTH_EXPIRED" | "INVALID_NAMESPACE" | "SERVER_FULL" | "TOO_MANY_CONNECTIONS" | "SERVER_SHUTTING_DOWN" | "ACCESS_REVOKED" | "ORIGIN_NOT_ALLOWED" | "MESSAGE_TOO_LARGE" | "BAD_PACKET" | "INVALID_PAYLOAD" | "INVALID_ROOM" | "FORBIDDEN" | "ROOM_NOT_LEAVABLE" | "UNKNOWN_COMMAND" | "SUBSCRIPTION_LIMIT" | "RATE_LIMITED" | "INTERNAL_ERROR";
 
 /** An issue was closed. */
 export interface IssueClosed {
@@ -235,6 +236,17 @@ export interface ProjectUpdated {
   changes: { [key: string]: unknown };
 }
 
+/** The connection now runs on the new token; it is closed at that token's expiry instead. */
+export interface RefreshAck {
+  status: "success";
+  /** The new token's expiry, ISO-8601 UTC */
+  expires_at: string;
+}
+
+export interface RefreshCommand {
+  token: string;
+}
+
 /** The command succeeded; `room` is the room's canonical name. */
 export interface RoomAck {
   status: "success";
@@ -249,6 +261,13 @@ export interface RoomCommand {
 export interface RoomsAck {
   status: "success";
   rooms: string[];
+}
+
+/** This instance is shutting down; the connection closes next. Reconnect after the delay. */
+export interface ServerShutdown {
+  reason: string;
+  /** Suggested wait before reconnecting; differs per connection to spread the load */
+  reconnect_delay_ms: number;
 }
 
 export interface SincePosition {
@@ -286,6 +305,12 @@ export interface SubscribeCommand {
   since?: SincePosition | null;
   /** 'policy' replays per event type (latest only, for some); 'all' replays every kept event */
   replay?: "policy" | "all";
+}
+
+/** The connection was taken out of a room; no more events of that room will arrive. */
+export interface SubscriptionRevoked {
+  room: string;
+  reason: string;
 }
 
 /** A workflow finished successfully. */
@@ -357,7 +382,9 @@ export type EventType =
   | "ai.suggestion"
   | "ai.analysis_complete"
   | "connection.established"
-  | "connection.error";
+  | "connection.error"
+  | "subscription.revoked"
+  | "server.shutdown";
 
 /** Event type -> its payload (`event.data`). */
 export interface EventPayloads {
@@ -380,6 +407,8 @@ export interface EventPayloads {
   "ai.analysis_complete": AiAnalysisComplete;
   "connection.established": ConnectionEstablished;
   "connection.error": ConnectionErrorData;
+  "subscription.revoked": SubscriptionRevoked;
+  "server.shutdown": ServerShutdown;
 }
 
 /** What every event looks like on the wire; listen by `type`, read `data`. */
@@ -417,6 +446,7 @@ export interface CommandPayloads {
   "unsubscribe": RoomCommand;
   "presence": RoomCommand;
   "debug:rooms": EmptyCommand;
+  "auth.refresh": RefreshCommand;
 }
 
 /** Client command -> its acknowledgement (success, or ErrorAck). */
@@ -425,6 +455,7 @@ export interface CommandAcks {
   "unsubscribe": RoomAck | ErrorAck;
   "presence": PresenceAck | ErrorAck;
   "debug:rooms": RoomsAck | ErrorAck;
+  "auth.refresh": RefreshAck | ErrorAck;
 }
 
 /** Emit events: every command takes its payload and an acknowledgement callback. */

@@ -144,8 +144,8 @@ async def test_non_string_event_name_is_answered_without_disconnect(server: Live
 
 async def test_many_commands_in_parallel_all_answered(connect: ClientFactory) -> None:
     client = await connect()
-    acks = await asyncio.gather(
-        *(client.call("subscribe", {"room": f"project:{uuid.uuid4()}"}) for _ in range(50))
+    acks = await asyncio.gather(  # as many as the rate limit's burst allows
+        *(client.call("subscribe", {"room": f"project:{uuid.uuid4()}"}) for _ in range(40))
     )
     assert all(ack["status"] == "success" for ack in acks)
 

@@ -12,6 +12,10 @@ import websockets
 from websocket.server import ENGINEIO_PATH, NAMESPACE
 
 
+class EngineIOClosed(Exception):
+    """The server sent an Engine.IO CLOSE packet: it has ended the session."""
+
+
 class RawSocket:
     """Connects to the /ws namespace, then lets a test send arbitrary frames."""
 
@@ -49,6 +53,8 @@ class RawSocket:
             if frame == "2":  # Engine.IO ping: answer like a real client
                 await self.ws.send("3")
                 continue
+            if frame == "1":
+                raise EngineIOClosed
             self.received.append(frame)
             return frame  # type: ignore[no-any-return]
 

@@ -41,9 +41,26 @@ def test_env(**overrides: Any) -> dict[str, str]:
         "LOG_LEVEL": "INFO",
         "REDIS_URL": "",
         "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        # A client that stopped reading holds the drain until this deadline: keep test stops quick.
+        "SHUTDOWN_TIMEOUT": "3",
     }
     env.update({key.upper(): str(value) for key, value in overrides.items()})
     return env
+
+
+def listens_on(pid: int, port: int) -> bool:
+    """Whether process `pid` holds the listening TCP socket of `port` (Linux /proc)."""
+    try:
+        inodes = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+        lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return True  # no /proc here: trust the health check
+    for line in lines:
+        fields = line.split()
+        local, state, inode = fields[1], fields[3], fields[9]
+        if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port and f"socket:[{inode}]" in inodes:
+            return True
+    return False
 
 
 class LiveServer:
@@ -63,18 +80,11 @@ class LiveServer:
 
     async def start(self) -> LiveServer:
         from main import create_app
+        from serving import GracefulServer, uvicorn_options
 
         self.app = create_app(self.settings)
-        config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=self.port,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-            ws_per_message_deflate=False,
-        )
-        self._server = uvicorn.Server(config)
+        config = uvicorn.Config(self.app, **uvicorn_options(self.settings), lifespan="on")
+        self._server = GracefulServer(config, self.app.state.drain, self.settings.shutdown_timeout)
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._task = asyncio.create_task(self._server.serve())
         deadline = time.monotonic() + 10
@@ -130,7 +140,7 @@ class ServerProcess:
                 # Healthy, and listening in *this* process (not some other server that took the port).
                 with contextlib.suppress(httpx.HTTPError):
                     healthy = (await http.get(self.url + "/health", timeout=1)).status_code == 200
-                    if healthy and f"127.0.0.1:{self.port}" in self.log():
+                    if healthy and listens_on(self.proc.pid, self.port):
                         return self
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"server did not become healthy:\n{self.log()}")

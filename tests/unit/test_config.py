@@ -92,3 +92,30 @@ def test_resolver_setting_must_be_module_colon_function(monkeypatch: pytest.Monk
     monkeypatch.setenv("GITHUB_PROJECT_RESOLVER", spec)
     with pytest.raises(SettingsError, match="GITHUB_PROJECT_RESOLVER"):
         load_settings()
+
+
+def test_wildcard_origin_in_production_needs_an_explicit_yes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("JWT_SECRET_KEY", STRONG)
+    monkeypatch.setenv("CORS_ORIGINS", "*")
+    with pytest.raises(SettingsError, match="ALLOW_ANY_ORIGIN"):
+        load_settings()
+    monkeypatch.setenv("ALLOW_ANY_ORIGIN", "true")
+    assert load_settings().allowed_origins == ["*"]
+
+
+def test_trusted_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().trusted_proxies == []
+    monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1,::1")
+    assert load_settings().trusted_proxies == ["10.0.0.0/8", "127.0.0.1", "::1"]
+    monkeypatch.setenv("TRUSTED_PROXIES", "my-proxy.local")
+    with pytest.raises(SettingsError, match="TRUSTED_PROXIES"):
+        load_settings()
+
+
+def test_limit_defaults() -> None:
+    settings = load_settings()
+    assert (settings.max_connections, settings.max_connections_per_user) == (10_000, 20)
+    assert settings.max_subscriptions_per_connection == 100
+    assert (settings.command_rate, settings.command_burst) == (20, 40)
+    assert settings.shutdown_timeout == 10

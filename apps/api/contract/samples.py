@@ -82,6 +82,8 @@ SAMPLES: dict[EventType, dict[str, Any]] = {
         "server_time": TIMESTAMP, "ping_interval": 25.0, "ping_timeout": 60.0,
     },
     EventType.CONNECTION_ERROR: {"code": "AUTH_EXPIRED", "message": "Token has expired"},
+    EventType.SUBSCRIPTION_REVOKED: {"room": f"project:{PROJECT}", "reason": "Removed from the project"},
+    EventType.SERVER_SHUTDOWN: {"reason": "redeploy", "reconnect_delay_ms": 2500},
 }  # fmt: skip
 
 

@@ -16,6 +16,10 @@ itself (a retried Temporal activity, a service retrying a POST) passes the
 same key each time, and a repeat within the dedupe window is dropped instead
 of reaching clients twice (see `events.dedupe`).
 
+`revoke_room(user_id, room)` and `disconnect_user(user_id, reason)` take
+access away from a user's live connections on every instance (see
+`websocket.revocation`); they return True when the order was handed on.
+
 The broadcaster object is process-wide and never replaced: the server attaches
 its transport at start-up, so a reference taken at import time stays valid.
 In a process that serves no sockets (a worker, a script) it publishes through
@@ -43,6 +47,7 @@ from websocket.envelope import OutboundEvent
 from websocket.history_redis import RedisHistory
 from websocket.models import PAYLOAD_MODELS, EventType, Payload
 from websocket.redis_bus import RedisPublisher
+from websocket.revocation import Revocation
 from websocket.transport import RedisTransport
 
 log = get_logger("events.broadcaster")
@@ -71,6 +76,10 @@ class NoTransport:
             event_type=event.type.value,
             rooms=list(rooms),
         )
+        return False
+
+    async def control(self, message: dict[str, Any]) -> bool:
+        log.warning("control_dropped", reason="no_transport", method=message.get("method"))
         return False
 
     async def aclose(self) -> None:
@@ -243,6 +252,43 @@ class EventBroadcaster:
             duration_ms=round(duration * 1000, 3),
         )
         return PublishResult(event.id, success, tuple(targets))
+
+    async def revoke_room(
+        self, user_id: str, room: str, reason: str = "Access to this room was revoked"
+    ) -> bool:
+        """Take `user_id`'s connections out of `room` on every instance; they get `subscription.revoked`.
+
+        Raises ValueError for a malformed room or an automatic one (`global`,
+        `user:<id>`: use `disconnect_user`). Tokens issued before this call can
+        no longer subscribe to the room on the instances that received it.
+        """
+        return await self._control(Revocation.of_room(user_id, room, reason))
+
+    async def disconnect_user(self, user_id: str, reason: str) -> bool:
+        """Disconnect every connection of `user_id` on every instance, telling each why first.
+
+        Tokens issued before this call are refused afterwards (connect and
+        `auth.refresh`) on the instances that received it.
+        """
+        return await self._control(Revocation.of_user(user_id, reason))
+
+    async def _control(self, revocation: Revocation) -> bool:
+        transport = self.transport
+        control = getattr(transport, "control", None)
+        try:
+            success = bool(await control(revocation.message())) if control else False
+        except Exception as exc:  # like publish(): a delivery failure never reaches the caller
+            log.error("revocation_failed", error=f"{type(exc).__name__}: {exc}")
+            success = False
+        log.info(
+            "revocation_sent",
+            action=revocation.action,
+            user_id=revocation.user_id,
+            room=revocation.room,
+            ok=success,
+            transport=transport.name,
+        )
+        return success
 
     # One method per event type; keyword arguments are the payload model's fields.
     broadcast_project_updated = _broadcast_method(EventType.PROJECT_UPDATED)

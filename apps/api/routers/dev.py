@@ -17,6 +17,9 @@ async def dev_token(request: Request) -> dict[str, str]:
         local = ipaddress.ip_address(host).is_loopback
     except ValueError:
         local = False
-    if not local:
+    # Relayed by a proxy that TRUSTED_PROXIES does not name: the loopback peer is
+    # the proxy, and the real client could be anywhere.
+    relayed = "x-forwarded-for" in request.headers and not request.app.state.settings.trusted_proxies
+    if not local or relayed:
         raise HTTPException(status_code=403, detail={"code": "FORBIDDEN", "message": "loopback only"})
     return {"token": request.app.state.dev_token, "user_id": "dev-user"}

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from websocket.errors import ErrorCode
-from websocket.models import Command, EmptyCommand, RoomCommand, SubscribeCommand
+from websocket.models import Command, EmptyCommand, RefreshCommand, RoomCommand, SubscribeCommand
 
 
 class Ack(BaseModel):
@@ -67,6 +67,13 @@ class PresenceAck(RoomAck):
     total_connections: int
 
 
+class RefreshAck(Ack):
+    """The connection now runs on the new token; it is closed at that token's expiry instead."""
+
+    status: Literal["success"]
+    expires_at: str = Field(description="The new token's expiry, ISO-8601 UTC")
+
+
 class RoomsAck(Ack):
     """The rooms this connection is in, sorted (its own Socket.IO room excluded)."""
 
@@ -90,4 +97,5 @@ COMMANDS: dict[str, tuple[type[Command], type[Ack]]] = {
     "unsubscribe": (RoomCommand, RoomAck),
     "presence": (RoomCommand, PresenceAck),
     "debug:rooms": (EmptyCommand, RoomsAck),
+    "auth.refresh": (RefreshCommand, RefreshAck),
 }

@@ -32,6 +32,7 @@ class Principal:
     role: str
     scopes: frozenset[str] = field(default_factory=frozenset)
     expires_at: float = 0.0
+    issued_at: float | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -90,6 +91,7 @@ class TokenValidator:
             role=role,
             scopes=_parse_scopes(claims.get("scopes")),
             expires_at=float(claims["exp"]),
+            issued_at=float(iat) if isinstance(iat := claims.get("iat"), int | float) else None,
         )
 
 

@@ -10,8 +10,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from websocket.auth import Principal
+from websocket.envelope import OutboundEvent
+from websocket.errors import ErrorCode
+from websocket.limits import CommandLimiter
 
 
 @dataclass(slots=True, eq=False)
@@ -22,6 +26,9 @@ class Connection:
     transport: str = "polling"
     connected_at: float = field(default_factory=time.time)
     auto_rooms: frozenset[str] = frozenset()
+    limiter: CommandLimiter | None = None
+    # Set once the server has decided to close it: one goodbye, not one per command in flight.
+    closing: bool = False
 
 
 class ConnectionRegistry:
@@ -57,3 +64,15 @@ class ConnectionRegistry:
 
     def count_of_user(self, user_id: str) -> int:
         return len(self._by_user.get(user_id, ()))
+
+
+class ConnectionOps(Protocol):
+    """What revocation and token handling may do to a connection of this instance."""
+
+    def subscriptions(self, sid: str) -> list[str]: ...
+
+    async def leave(self, sid: str, room: str) -> None: ...
+
+    async def send_to(self, sid: str, event: OutboundEvent, *aliases: str) -> None: ...
+
+    async def close_with(self, sid: str, code: ErrorCode, message: str) -> None: ...

@@ -38,6 +38,8 @@ class EventType(StrEnum):
     AI_ANALYSIS_COMPLETE = "ai.analysis_complete"
     CONNECTION_ESTABLISHED = "connection.established"
     CONNECTION_ERROR = "connection.error"
+    SUBSCRIPTION_REVOKED = "subscription.revoked"
+    SERVER_SHUTDOWN = "server.shutdown"
 
 
 def _to_text(value: Any) -> Any:
@@ -323,11 +325,31 @@ class ConnectionEstablished(Payload):
 
 
 class ConnectionErrorData(Payload):
-    """Sent to one connection before the server closes it (e.g. token expiry)."""
+    """Sent to one connection right before the server closes it; `code` says why."""
 
     event_type = EventType.CONNECTION_ERROR
-    code: str
+    code: str = Field(description="`AUTH_EXPIRED`, `RATE_LIMITED` or `ACCESS_REVOKED`")
     message: str
+
+
+class SubscriptionRevoked(Payload):
+    """The connection was taken out of a room; no more events of that room will arrive."""
+
+    routing = "each connection of the user that was in the room"
+    event_type = EventType.SUBSCRIPTION_REVOKED
+    room: str
+    reason: str
+
+
+class ServerShutdown(Payload):
+    """This instance is shutting down; the connection closes next. Reconnect after the delay."""
+
+    routing = "every connection of the instance that is stopping"
+    event_type = EventType.SERVER_SHUTDOWN
+    reason: str
+    reconnect_delay_ms: int = Field(
+        ge=0, description="Suggested wait before reconnecting; differs per connection to spread the load"
+    )
 
 
 PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
@@ -339,12 +361,21 @@ PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
         PrCreated, PrUpdated, PrClosed,
         IssueCreated, IssueUpdated, IssueClosed,
         AiSuggestion, AiAnalysisComplete,
-        ConnectionEstablished, ConnectionErrorData,
+        ConnectionEstablished, ConnectionErrorData, SubscriptionRevoked, ServerShutdown,
     )
 }  # fmt: skip
 
-# Event types that only the server itself sends, to one connection.
-CONNECTION_EVENTS = frozenset({EventType.CONNECTION_ESTABLISHED, EventType.CONNECTION_ERROR})
+# Event types the server itself addresses to single connections (their envelope's
+# room is null). They are never broadcast to rooms, so the broadcaster has no
+# broadcast_* method for them and publishing APIs refuse them.
+CONNECTION_EVENTS = frozenset(
+    {
+        EventType.CONNECTION_ESTABLISHED,
+        EventType.CONNECTION_ERROR,
+        EventType.SUBSCRIPTION_REVOKED,
+        EventType.SERVER_SHUTDOWN,
+    }
+)
 
 
 class EventEnvelope(BaseModel):
@@ -393,3 +424,7 @@ class SubscribeCommand(RoomCommand):
 
 class EmptyCommand(Command):
     pass
+
+
+class RefreshCommand(Command):
+    token: str = Field(min_length=1, max_length=8192)

@@ -9,6 +9,7 @@ under the `/ws` mount).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -21,7 +22,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from config import Settings
 from logging_setup import get_logger
-from websocket import jsonlib
+from websocket import audit, jsonlib
+from websocket.audit import client_address
 from websocket.errors import ErrorCode, WebSocketError
 
 NAMESPACE = "/ws"
@@ -33,6 +35,7 @@ DEFAULT_ENGINEIO_PATH = "socket.io"
 ENGINEIO_PREFIXES = ("/" + ENGINEIO_PATH + "/", "/" + DEFAULT_ENGINEIO_PATH + "/")
 
 log = get_logger("websocket.server")
+_pending: set[asyncio.Task[None]] = set()
 
 ConnectHook = Callable[[str], Awaitable[None]]
 _after_ack: ContextVar[list[Callable[[], object]] | None] = ContextVar("after_ack", default=None)
@@ -47,48 +50,116 @@ def after_ack(action: Callable[[], object]) -> None:
         pending.append(action)
 
 
+# Event names python-socketio dispatches to its own lifecycle handlers: a client
+# emitting one would call the connect/disconnect (or catch-all "*") handler with
+# arguments of its own choosing.
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "*"})
+# Socket.IO packet types that announce binary attachments; this API is JSON only.
+BINARY_PACKET_TYPES = ("5", "6")
+
+
 class EventServer(socketio.AsyncServer):  # type: ignore[misc]
-    """python-socketio's server with two guarantees added.
+    """python-socketio's server with these guarantees added.
 
     * A malformed packet from one client is logged (without a traceback) and
       closes that client only; stock python-socketio logs a traceback and
-      keeps the broken session.
+      keeps the broken session. Binary packets count as malformed: this API
+      is JSON only, and stock would buffer up to 10^10 attachments.
+    * An event that is not `[name: string, ...]`, or that names one of the
+      reserved lifecycle events, gets an error ack instead of reaching a handler.
     * `after_connect` runs once the CONNECT packet has been queued, so events
       sent from it can never overtake the connection's acceptance.
+    * Engine.IO sessions are capped (`max_sessions`) and must join a
+      namespace within `connect_timeout` seconds, so handshakes without a
+      token cannot pile up.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, max_sessions: int | None = None, connect_timeout: float = 20, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.after_connect: ConnectHook | None = None
+        self.max_sessions = max_sessions
+        self.connect_timeout = connect_timeout
+
+    def client_addr(self, eio_sid: str) -> str:
+        return client_address(self.environ.get(eio_sid))
+
+    async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> bool | None:
+        # The new session is already in eio.sockets when this runs.
+        if self.max_sessions is not None and len(self.eio.sockets) > self.max_sessions:
+            audit.denied("engineio_refused", ErrorCode.SERVER_FULL, client_addr=client_address(environ))
+            return False
+        await super()._handle_eio_connect(eio_sid, environ)
+        asyncio.get_running_loop().call_later(self.connect_timeout, self._check_joined, eio_sid)
+        return None
+
+    def _check_joined(self, eio_sid: str) -> None:
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is None or socket.closed or self.manager.sid_from_eio_sid(eio_sid, NAMESPACE) is not None:
+            return
+        audit.denied(
+            "engineio_timeout", ErrorCode.AUTH_REQUIRED, client_addr=self.client_addr(eio_sid),
+            reason=f"no namespace joined within {self.connect_timeout:g}s", level="info",
+        )  # fmt: skip
+        task = asyncio.get_running_loop().create_task(self.close_session(eio_sid, "connect timeout"))
+        _pending.add(task)
+        task.add_done_callback(_pending.discard)
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         try:
+            if eio_sid not in self._binary_packet and (
+                not isinstance(data, str) or data.startswith(BINARY_PACKET_TYPES)
+            ):
+                raise ValueError("binary packets are not accepted")
             await super()._handle_eio_message(eio_sid, data)
         except Exception as exc:
-            log.warning(
-                "protocol_error",
-                code="BAD_PACKET",
-                eio_sid=eio_sid,
-                error=type(exc).__name__,
-                detail=str(exc)[:200],
-            )
+            audit.denied(
+                "protocol_error", ErrorCode.BAD_PACKET, client_addr=self.client_addr(eio_sid),
+                eio_sid=eio_sid, error=type(exc).__name__, detail=str(exc)[:200],
+            )  # fmt: skip
             self._binary_packet.pop(eio_sid, None)
-            await self.eio.disconnect(eio_sid)
+            await self.close_session(eio_sid, "bad packet")
+
+    async def close_session(self, eio_sid: str, reason: str, goodbye: bool = False) -> None:
+        """End an Engine.IO session now, without waiting for the client to collect the close.
+
+        (`eio.disconnect()` waits, and a polling client that is not polling
+        would hold the caller, often the very request that misbehaved.)
+        The session is forgotten at once, rather than a ping timeout later by
+        Engine.IO's service task, so it stops counting against `max_sessions`;
+        with `goodbye`, a long-polling session is kept until then so that its
+        next poll still collects what was queued for it.
+        """
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is None:
+            return
+        await socket.close(wait=False, reason=reason)
+        if not (goodbye and not socket.upgraded):
+            self.eio.sockets.pop(eio_sid, None)
 
     async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None, data: Any) -> None:
         # The protocol says an event is [name: string, ...args]; anything else
         # would raise inside python-socketio's handler task, unanswered.
-        if isinstance(data, list) and data and isinstance(data[0], str):
+        if isinstance(data, list) and data and isinstance(data[0], str) and data[0] not in RESERVED_EVENTS:
             await super()._handle_event(eio_sid, namespace, id, data)
             return
-        log.warning("protocol_error", code="BAD_EVENT", eio_sid=eio_sid, detail="event name is not a string")
+        reserved = isinstance(data, list) and bool(data) and isinstance(data[0], str)
+        audit.denied(
+            "protocol_error", ErrorCode.INVALID_PAYLOAD, client_addr=self.client_addr(eio_sid),
+            eio_sid=eio_sid, detail="reserved event name" if reserved else "event name is not a string",
+        )  # fmt: skip
         if id is not None:
-            ack = WebSocketError(
-                "An event is a list whose first item is the event name (a string)",
-                ErrorCode.INVALID_PAYLOAD,
-            ).to_ack()
+            error = (
+                WebSocketError(f"{data[0]!r} is reserved and cannot be sent", ErrorCode.UNKNOWN_COMMAND)
+                if reserved
+                else WebSocketError(
+                    "An event is a list whose first item is the event name (a string)",
+                    ErrorCode.INVALID_PAYLOAD,
+                )
+            )
             await self._send_packet(
-                eio_sid, self.packet_class(sio_packet.ACK, namespace=namespace, id=id, data=[ack])
+                eio_sid, self.packet_class(sio_packet.ACK, namespace=namespace, id=id, data=[error.to_ack()])
             )
 
     async def _handle_event_internal(
@@ -136,13 +207,22 @@ def origin_checker(settings: Settings) -> Callable[[str | None, dict[str, Any]],
         scheme = environ.get("wsgi.url_scheme", "http")
         if scheme in ("ws", "wss"):
             scheme = "https" if scheme == "wss" else "http"
-        return host is not None and origin == f"{scheme}://{host}"
+        if host is not None and origin == f"{scheme}://{host}":
+            return True
+        audit.denied(
+            "handshake_refused", ErrorCode.ORIGIN_NOT_ALLOWED, client_addr=client_address(environ),
+            origin=origin[:200],
+        )  # fmt: skip
+        return False
 
     return check
 
 
 def create_sio(settings: Settings, manager: Any) -> EventServer:
     return EventServer(
+        # Room for handshakes in progress above the Socket.IO connection limit.
+        max_sessions=settings.max_connections + max(16, settings.max_connections // 20),
+        connect_timeout=settings.connect_timeout,
         async_mode="asgi",
         client_manager=manager,
         json=jsonlib,

@@ -37,6 +37,10 @@ class LocalTransport:
             )
         return True
 
+    async def control(self, message: dict[str, Any]) -> bool:
+        """A server control message (a revocation): handled in this process."""
+        return bool(await self._manager.dispatch_control(message))
+
     async def aclose(self) -> None:
         return None
 
@@ -82,6 +86,15 @@ class RedisTransport:
             await self.publisher.run(build)
         except PublishError as exc:
             log.error("event_not_published", event_type=event.type.value, event_id=event.id, error=str(exc))
+            return False
+        return True
+
+    async def control(self, message: dict[str, Any]) -> bool:
+        """A server control message (a revocation): published for every instance's listener."""
+        try:
+            await self.publisher.publish(jsonlib.dumpb({**message, "host_id": self.origin}))
+        except PublishError as exc:
+            log.error("control_not_published", method=message.get("method"), error=str(exc))
             return False
         return True
 
