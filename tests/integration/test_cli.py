@@ -16,7 +16,8 @@ from contract import jsonschemas
 from events.broadcaster import get_broadcaster
 from tests.conftest import ClientFactory
 from tests.support import servers
-from tests.support.servers import API_DIR, LiveServer
+from tests.support.clients import Client
+from tests.support.servers import API_DIR, LiveServer, ServerProcess
 from tests.support.tokens import SECRET, token
 from websocket import cli
 from websocket.auth import TokenValidator
@@ -176,6 +177,29 @@ async def test_emit_publishes_through_get_broadcaster(
         json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"type"')
     )
     assert printed["rooms"] == [f"workflow:{workflow_id}"]
+
+
+async def test_emit_from_another_process_goes_through_redis(redis_url: str, unique_channel: str) -> None:
+    server = ServerProcess(
+        redis_url=redis_url, socketio_channel=unique_channel, redis_key_prefix=unique_channel
+    )
+    await server.start()
+    project_id = uuid.uuid4()
+    client = await Client().connect(server.url, token("emit-redis", scopes=["projects:read"]))
+    try:
+        await client.subscribe(f"project:{project_id}")
+        result = await run_cli(
+            "emit", "project.updated", "--set", f"project_id={project_id}", "--set", "status=archived",
+            REDIS_URL=redis_url, SOCKETIO_CHANNEL=unique_channel, REDIS_KEY_PREFIX=unique_channel,
+            ENVIRONMENT="production", JWT_SECRET_KEY="",  # a publisher needs no server settings
+        )  # fmt: skip
+        assert result.code == 0, result.err
+        event = await client.wait_for("project.updated")
+        assert event["data"]["status"] == "archived"
+        assert "Unclosed" not in result.err and "Traceback" not in result.err
+    finally:
+        await client.close()
+        await server.stop()
 
 
 async def test_emit_from_another_process_without_redis_says_it_was_not_delivered() -> None:

@@ -157,6 +157,7 @@ class EventBroadcaster:
     def __init__(self, transport: Transport | None = None, dedupe: DedupeStore | None = None) -> None:
         self._transport: Transport | None = transport
         self._observer: BroadcastObserver | None = None
+        self._attached = False
         self._dedupe = dedupe
         self.dedupe_window = DEFAULT_WINDOW
 
@@ -170,10 +171,17 @@ class EventBroadcaster:
         """Used by the server: deliver through it from now on (and report to `observer`)."""
         self._transport = transport
         self._observer = observer
+        self._attached = True
 
     def detach(self) -> None:
         self._transport = None
         self._observer = None
+        self._attached = False
+
+    @property
+    def attached(self) -> bool:
+        """Whether a server in this process delivers (rather than a publisher of our own)."""
+        return self._attached
 
     async def aclose(self) -> None:
         """Release connections (a script's last step); the next broadcast opens them again."""

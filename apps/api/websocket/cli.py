@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from config import SettingsError, load_settings
+from config import SettingsError, get_publisher_settings, load_settings
 from contract.samples import sample_payload
 from events.broadcaster import get_broadcaster
 from logging_setup import configure_logging
@@ -139,8 +139,14 @@ async def cmd_emit(args: argparse.Namespace) -> int:
         raise UsageError(f"{'.'.join(map(str, error['loc']))}: {error['msg']}") from None
     rooms = args.rooms or payload.target_rooms()
     print(json.dumps({"type": args.type, "rooms": rooms, "data": payload.model_dump(mode="json")}))
-    if not await get_broadcaster().publish(payload, rooms=rooms):
-        print(NOT_ACCEPTED if load_settings().redis_url else NOT_DELIVERED, file=sys.stderr)
+    broadcaster = get_broadcaster()
+    try:
+        delivered = await broadcaster.publish(payload, rooms=rooms)
+    finally:
+        if not broadcaster.attached:  # our own Redis publisher: close it; a server keeps its own
+            await broadcaster.aclose()
+    if not delivered:
+        print(NOT_ACCEPTED if get_publisher_settings().redis_url else NOT_DELIVERED, file=sys.stderr)
         return 1
     return 0
 
