@@ -208,6 +208,8 @@ const commands = {
       dropped: dropped - droppedAtReset,
       deliveries_per_s: n && spanMs > 0 ? received / (spanMs / 1000) : null,
       span_ms: n ? spanMs : null,
+      first_sent_ms: n ? minSent : null,
+      last_received_ms: n ? maxRecv : null,
       p50_ms: pct(50),
       p90_ms: pct(90),
       p99_ms: pct(99),

@@ -46,13 +46,15 @@ class LoadGenError(RuntimeError):
 class LoadGen:
     """One Node process holding the clients of one measurement."""
 
-    def __init__(self, tokens_file: Path, source_addresses: list[str], deflate: bool = True) -> None:
+    def __init__(
+        self, tokens_file: Path, source_addresses: list[str], deflate: bool = True, first_token: int = 0
+    ) -> None:
         self.tokens_file = tokens_file
         self.source_addresses = source_addresses
         self.deflate = deflate
         self.proc: asyncio.subprocess.Process | None = None
         self._ids = itertools.count(1)
-        self.opened = 0  # tokens used so far: each client gets its own user
+        self.opened = first_token  # next token to use: each client gets its own user
 
     @property
     def pid(self) -> int:

@@ -53,17 +53,27 @@ def sections(plan: Plan) -> list[Section]:
             "memory",
             "Idle memory per connection",
             "Server RSS after N authenticated idle connections minus RSS before any (after a warm-up "
-            f"of 20), divided by N; read {plan.settle_s:g} s after the last connect.",
-            tuple(Metric(f"memory.{n}", f"at {n:,} connections", "KB", "lower") for n in plan.sizes),
+            f"of 20), divided by N; read {plan.settle_s:g} s after the last connect. Then the server's CPU "
+            f"over {plan.idle_s:g} s with all {top:,} connected and idle (pings every 25 s).",
+            (
+                *(Metric(f"memory.{n}", f"at {n:,} connections", "KB", "lower") for n in plan.sizes),
+                Metric("memory.idle_cpu", f"server CPU, {top:,} idle clients", "% of a core", "lower"),
+            ),
         ),
         Section(
             "connects",
             "Connects",
             f"Authenticated connects per second while ramping to {top:,} ({plan.concurrency} handshakes "
-            "in flight; time spent connecting only), then how long a mass disconnect of all of them takes.",
+            "in flight; time spent connecting only), then how long a mass disconnect of all of them takes. "
+            "Stalls: how late a 5 ms timer in the server's event loop fired at worst (bench/servers/"
+            "trigger.py's LagProbe, the same in every server), while ramping and during the disconnect "
+            "(until 1 s after the last client is gone).",
             (
                 Metric("connects.rate", f"connects/s while ramping to {top:,}", "/s", "higher", 0),
+                Metric("connects.ramp_lag_ms", "longest event-loop stall while ramping", "ms", "lower"),
                 Metric("connects.disconnect_s", f"mass disconnect of {top:,}", "s", "lower", 2),
+                Metric("connects.disconnect_lag_ms", "longest stall in the disconnect", "ms", "lower"),
+                Metric("connects.disconnect_stalls", "stalls over 100 ms in the disconnect", "", "", 0),
             ),
         ),
         Section(
@@ -91,15 +101,41 @@ def sections(plan: Plan) -> list[Section]:
         Section(
             "redis",
             "Cross-instance through Redis",
-            f"{plan.redis_clients:,} clients on instance A; {plan.redis_events()} events at "
-            f"{plan.redis_rate:g}/s published on instance B; both use the same private redis-server.",
+            f"{plan.redis_clients:,} clients on instance A; {plan.redis_events():,} events at "
+            f"{plan.redis_rate:g}/s published on instance B; both use the same private redis-server, and "
+            "both run on the server core.",
             tuple(_delivery("redis", "published on B, received on A", rate=False, cpu=False)),
         ),
         Section(
             "history",
-            "History / resume overhead",
-            "Cost of keeping event history for resumption (issue 6). Not built yet: no figures.",
-            (),
+            "History / resume overhead (ours only)",
+            f"{plan.history_events:,} events back to back to a room of {plan.history_clients} clients, "
+            "on four servers in the same run: in memory and through Redis, each with the default "
+            "history (HISTORY_SIZE=200) and without (HISTORY_SIZE=0, offsets only). events/s = "
+            "deliveries/s ÷ clients.",
+            tuple(
+                m
+                for mode in ("memory", "redis")
+                for m in (
+                    Metric(f"history.{mode}.on", f"{mode}: events/s, history on", "/s", "higher", 0),
+                    Metric(f"history.{mode}.off", f"{mode}: events/s, history off", "/s", "higher", 0),
+                    Metric(f"history.{mode}.slower_pct", f"{mode}: slower with history", "%", ""),
+                )
+            ),
+        ),
+        Section(
+            "scale",
+            "Scale: two instances behind Redis, one `global` broadcast",
+            f"{plan.scale_clients:,} clients, half on each of two instances (both on the server core), "
+            f"all in the room `global`; {plan.scale_events} events published on instance B reach all.",
+            (
+                Metric("scale.clients", "clients connected", "", "", 0),
+                Metric("scale.rate", "deliveries/s", "/s", "higher", 0),
+                Metric("scale.p99_a", "latency p99, clients on A (the other instance)", "ms", "lower"),
+                Metric("scale.p99_b", "latency p99, clients on B (the publishing instance)", "ms", "lower"),
+                Metric("scale.max", "latency max", "ms", "lower"),
+                Metric("scale.lost", "events lost", "events", "", 0),
+            ),
         ),
     ]
 

@@ -7,8 +7,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 # Scenario names in the order they run; `memory` and `connects` share one ramp.
-SCENARIOS = ("memory", "connects", "fanout", "latency", "single", "redis", "history")
-TARGET_KEYS = ("ours", "python-socketio", "websockets", "node")
+SCENARIOS = ("memory", "connects", "fanout", "latency", "single", "redis", "history", "scale")
+TARGET_KEYS = (
+    "ours", "ours-before", "ours-stock-engineio", "ours-default-gc", "python-socketio", "websockets", "node",
+)  # fmt: skip
+# Variants of ours with one change switched off run only where that change matters.
+SWITCHED_OFF_SCENARIOS = ("memory", "connects", "fanout")
+SWITCHED_OFF = ("ours-stock-engineio", "ours-default-gc")
 
 
 @dataclass(frozen=True)
@@ -23,9 +28,14 @@ class Plan:
     latency_seconds: float = 10
     single_events: int = 20_000
     redis_clients: int = 1000
-    redis_rate: float = 20
-    redis_seconds: float = 5
+    redis_rate: float = 50
+    redis_seconds: float = 20  # 1,000 events: enough for a p99
+    history_clients: int = 100
+    history_events: int = 3000
+    scale_clients: int = 20_000  # across two instances
+    scale_events: int = 5
     settle_s: float = 2.0  # pause before reading a server's memory
+    idle_s: float = 25.0  # idle CPU is read over one ping interval with every client connected
     idle_ms: int = 5000  # a burst is over when nothing arrived for this long...
     deadline_ms: int = 180_000  # ...or after this long
     concurrency: int = 100  # handshakes in flight while ramping
@@ -33,13 +43,25 @@ class Plan:
     profile_size: int = 5000
     scenarios: tuple[str, ...] = SCENARIOS
     targets: tuple[str, ...] = TARGET_KEYS
+    before: str = ""  # git ref of "ours before" ("": bench.targets.BEFORE_REF)
 
     def fanout_events(self, size: int) -> int:
         return max(self.fanout_min_events, math.ceil(self.fanout_deliveries / size))
 
     @property
     def max_clients(self) -> int:
-        return max([*self.sizes, self.latency_clients, self.redis_clients, self.profile_size, 1])
+        sizes = [*self.sizes, self.latency_clients, self.redis_clients, self.profile_size, 1]
+        return max([*sizes, self.history_clients, self.scale_clients])
+
+    @property
+    def clients_per_process(self) -> int:
+        """The most clients one load generator holds (the scale scenario uses one per instance)."""
+        sizes = [*self.sizes, self.latency_clients, self.redis_clients, self.profile_size, 1]
+        return max([*sizes, self.history_clients, math.ceil(self.scale_clients / 2)])
+
+    def targets_of(self, scenario: str) -> tuple[str, ...]:
+        """The targets a scenario runs against (switched-off variants: where their change shows)."""
+        return tuple(t for t in self.targets if t not in SWITCHED_OFF or scenario in SWITCHED_OFF_SCENARIOS)
 
     def latency_events(self) -> int:
         return max(1, round(self.latency_rate * self.latency_seconds))
@@ -58,7 +80,12 @@ QUICK = Plan(
     single_events=1000,
     redis_clients=100,
     redis_seconds=1,
+    history_clients=20,
+    history_events=100,
+    scale_clients=200,
+    scale_events=3,
     settle_s=0.3,
+    idle_s=1.0,
     idle_ms=2000,
     deadline_ms=30_000,
     profile_size=200,

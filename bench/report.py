@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
+from bench.judging import target_checks
 from bench.metrics import Metric, Section, sections
 from bench.plan import Plan
 from bench.results import Results, Value, ratio
-from bench.targets import TARGETS
-
-HISTORY_NOTE = (
-    "Not available yet: event history and resume (issue 6) are not built, so there is nothing to "
-    "measure and no figure is reported. The scenario slot exists so the numbers land here once they are."
-)
+from bench.targets import ABLATIONS, TARGETS
 
 
 def fmt(value: Value, decimals: int) -> str:
@@ -33,65 +29,60 @@ def cell(results: Results, section: Section, metric: Metric, target: str) -> str
     return problem.split(":", 1)[0] if problem else "—"
 
 
+def row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
 def section_table(results: Results, section: Section) -> list[str]:
-    targets = results.targets
+    """Ours next to the references, and ours ÷ each of them."""
+    targets = [t for t in results.targets if t not in ABLATIONS]
     references = [t for t in targets if t != "ours"] if "ours" in targets else []
     head = ["metric", "unit", "", *(TARGETS[t].label for t in targets)]
     head += [f"ours ÷ {TARGETS[t].label}" for t in references]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = [row(head), "|" + "---|" * len(head)]
     for metric in section.metrics:
         if metric.key not in results.values:  # not measured by this run (e.g. an older harness)
             continue
-        row = [metric.label, metric.unit, metric.arrow]
-        row += [cell(results, section, metric, t) for t in targets]
+        cells = [metric.label, metric.unit, metric.arrow]
+        cells += [cell(results, section, metric, t) for t in targets]
         for ref in references:
             both = ratio(results.median(metric.key, "ours"), results.median(metric.key, ref))
-            row.append(fmt_ratio(both) if metric.better else "")
-        lines.append("| " + " | ".join(row) + " |")
+            cells.append(fmt_ratio(both) if metric.better else "")
+        lines.append(row(cells))
+    return lines
+
+
+def changes_table(results: Results, plan: Plan) -> list[str]:
+    """Ours next to itself before round 2 and with one change switched off."""
+    variants = [t for t in ABLATIONS if t in results.targets]
+    if "ours" not in results.targets or not variants:
+        return []
+    head = ["metric", "unit", "", "ours"]
+    for variant in variants:
+        head += [TARGETS[variant].label, f"ours ÷ {TARGETS[variant].label}"]
+    lines = [row(head), "|" + "---|" * len(head)]
+    for section in sections(plan):
+        for metric in section.metrics:
+            ours = results.median(metric.key, "ours")
+            if not metric.better or ours is None:
+                continue
+            cells = [
+                f"{section.scenario}: {metric.label}",
+                metric.unit,
+                metric.arrow,
+                fmt(ours, metric.decimals),
+            ]
+            for variant in variants:
+                theirs = results.median(metric.key, variant)
+                cells += [fmt(theirs, metric.decimals), fmt_ratio(ratio(ours, theirs))]
+            if any(c != "—" for c in cells[4::2]):
+                lines.append(row(cells))
     return lines
 
 
 def problems(results: Results, scenario: str) -> list[str]:
     found = results.problems.get(scenario, {})
     return [f"- {TARGETS[t].label}: {text}" for t, text in found.items()]
-
-
-def target_checks(results: Results, plan: Plan) -> list[str]:
-    """The issue's targets, judged from this run's medians (only where measured)."""
-    med = results.median
-    checks: list[tuple[str, bool | None, str]] = []
-    if 5000 in plan.sizes:
-        ours, bare, node = (med("fanout.5000.rate", t) for t in ("ours", "python-socketio", "node"))
-        r_bare, r_node = ratio(ours, bare), ratio(ours, node)
-        if r_bare is not None:
-            checks.append(("fan-out to 5,000: ≥ 5× bare python-socketio", r_bare >= 5, f"{r_bare:.2f}×"))
-        if r_node is not None:
-            checks.append(("fan-out to 5,000: ≥ 0.5× Node socket.io", r_node >= 0.5, f"{r_node:.2f}×"))
-    if 10000 in plan.sizes:
-        ours_kb, node_kb = med("memory.10000", "ours"), med("memory.10000", "node")
-        if ours_kb is not None and node_kb is not None:
-            checks.append(
-                (
-                    "memory per idle connection at 10,000 ≤ Node",
-                    ours_kb <= node_kb,
-                    f"{ours_kb:.1f} vs {node_kb:.1f} KB",
-                )
-            )
-        lost = med("fanout.10000.lost", "ours")
-        if lost is not None:
-            checks.append(("10,000 clients in one room, zero loss", lost == 0, f"{lost:.0f} lost"))
-    p99 = med("latency.p99", "ours")
-    if p99 is not None and plan.latency_clients == 1000 and plan.latency_rate == 20:
-        checks.append(("1,000 clients at 20 events/s: p99 < 50 ms", p99 < 50, f"{p99:.1f} ms"))
-    rate = med("connects.rate", "ours")
-    if rate is not None:
-        checks.append(("≥ 2,000 authenticated connects/s", rate >= 2000, f"{rate:,.0f}/s"))
-    lines = [f"- {name}: **{'met' if ok else 'not met'}** ({detail})" for name, ok, detail in checks]
-    lines.append(
-        "- Not measured by this harness yet: event-loop stalls during mass disconnect (> 100 ms), "
-        "20,000 clients across two processes behind Redis."
-    )
-    return lines
 
 
 def profile_lines(results: Results) -> list[str]:
@@ -160,16 +151,25 @@ def render(results: Results, plan: Plan) -> str:
         if section.scenario not in plan.scenarios:
             continue
         lines += [f"### {section.title}", "", section.what, ""]
-        if section.scenario == "history":
-            lines += [HISTORY_NOTE, ""]
-            continue
         if any(metric.key in results.values for metric in section.metrics):
             lines += [*section_table(results, section), ""]
         found = problems(results, section.scenario)
         if found:
             lines += ["Missing figures:", "", *found, ""]
+    changes = changes_table(results, plan)
+    if changes:
+        lines += [
+            "## What each change bought",
+            "",
+            "Ours against itself in the same invocation: before round 2 (`ours before`), and with one "
+            "change switched off. ours ÷ variant above 1 on a ↑ row (below 1 on a ↓ row) is what the "
+            "change bought.",
+            "",
+            *changes,
+            "",
+        ]
     if "ours" in results.targets:
-        lines += ["## The issue's targets, judged from this run", "", *target_checks(results, plan), ""]
+        lines += ["## The issues' targets, judged from this run", "", *target_checks(results, plan), ""]
     if results.notes:
         lines += ["## Notes", "", *(f"- {note}" for note in results.notes), ""]
     lines += profile_lines(results)

@@ -34,11 +34,13 @@ from bench.procs import API_DIR, BENCH_DIR, LOAD_CORES, WORK_DIR, raise_fd_limit
 from bench.redis_server import RedisServer
 from bench.report import render
 from bench.results import Results
-from bench.scenarios import Context, Figures, Skipped, cross_instance, fanout, latency, ramp, single
-from bench.targets import TARGETS, Target
+from bench.scenarios import Context, Figures, Skipped, fanout, latency, ramp, single
+from bench.scenarios_history import history
+from bench.scenarios_redis import cross_instance, scale
+from bench.targets import BEFORE_REF, TARGETS, Target
 
 Scenario = Callable[[Context, Target, int], Awaitable[Figures]]
-# memory and connects come from the same ramp; history has no runner yet (issue 6).
+# memory and connects come from the same ramp.
 RUNNERS: dict[str, Scenario] = {
     "memory": ramp,
     "connects": ramp,
@@ -46,7 +48,10 @@ RUNNERS: dict[str, Scenario] = {
     "latency": latency,
     "single": single,
     "redis": cross_instance,
+    "history": history,
+    "scale": scale,
 }
+NEEDS_REDIS = ("redis", "history", "scale")
 
 
 def csv(kind: str, allowed: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
@@ -87,6 +92,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--sizes", type=sizes, help="room sizes for memory and fan-out (default 1000,5000,10000)"
     )
+    parser.add_argument(
+        "--before", help=f"git ref of 'ours before' (default {BEFORE_REF}: main as round 2 began)"
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy our server during one fan-out burst")
     parser.add_argument(
         "--output", type=Path, default=BENCH_DIR / "RESULTS.md", help="default bench/RESULTS.md"
@@ -121,7 +129,7 @@ async def run_scenarios(ctx: Context, results: Results) -> None:
         done.add(runner)
         covers = [s for s in plan.scenarios if RUNNERS.get(s) is runner]
         for run in range(plan.runs):
-            for key in plan.targets:
+            for key in plan.targets_of(name):
                 say(f"{'+'.join(covers)} run {run + 1}/{plan.runs}: {key}")
                 try:
                     figures = await runner(ctx, TARGETS[key], run)
@@ -148,7 +156,13 @@ def saved_overrides(saved: Results) -> dict[str, Any]:
 
 async def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    overrides = {"runs": args.runs, "sizes": args.sizes, "scenarios": args.scenarios, "targets": args.servers}
+    overrides = {
+        "runs": args.runs,
+        "sizes": args.sizes,
+        "scenarios": args.scenarios,
+        "targets": args.servers,
+        "before": args.before,
+    }
     plan = build_plan(args.quick, **overrides)
     if args.render_only:
         saved = Results.load(args.render_only)
@@ -158,11 +172,12 @@ async def main(argv: list[str]) -> int:
         saved.save(args.render_only)
         args.output.write_text(render(saved, build_plan(args.quick, **saved_overrides(saved))))
         return 0
-    raise_fd_limit(plan.max_clients + 1024)
+    raise_fd_limit(plan.clients_per_process + 1024)
     os.sched_setaffinity(0, LOAD_CORES)
     ensure_node_modules()
     secret = secrets.token_urlsafe(48)
-    ctx = Context(plan, secret, mint_tokens(secret, plan.max_clients + 64))
+    tokens = mint_tokens(secret, plan.max_clients + 64)
+    ctx = Context(plan, secret, tokens, before_ref=plan.before or BEFORE_REF)
     results = Results(
         command=shlex.join(["python", "bench/run.py", *argv]),
         started=now(),
@@ -172,7 +187,7 @@ async def main(argv: list[str]) -> int:
     )
     load_at_start = os.getloadavg()[0]
     say(f"plan: {plan}")
-    if "redis" in plan.scenarios:
+    if any(name in plan.scenarios for name in NEEDS_REDIS):
         ctx.redis = RedisServer().start()
     try:
         await run_scenarios(ctx, results)

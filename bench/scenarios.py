@@ -20,7 +20,7 @@ from bench.loadgen import LoadGen
 from bench.plan import Plan
 from bench.procs import SERVER_CORES, cores_busy_seconds, cpu_seconds
 from bench.servers.trigger import ROOM
-from bench.targets import RedisLink, Server, Target
+from bench.targets import BEFORE_REF, Server, Target
 
 Figures = dict[str, float | None]
 
@@ -35,6 +35,7 @@ class Context:
     secret: str
     tokens_file: Path
     redis: Any = None  # bench.redis_server.RedisServer once a scenario needs one
+    before_ref: str = BEFORE_REF
 
     @property
     def source_addresses(self) -> list[str]:
@@ -42,8 +43,10 @@ class Context:
 
 
 @asynccontextmanager
-async def session(ctx: Context, target: Target, name: str) -> AsyncIterator[tuple[Server, LoadGen]]:
-    server = await Server(target, name).start(ctx.secret)
+async def session(
+    ctx: Context, target: Target, name: str, settings: dict[str, str] | None = None
+) -> AsyncIterator[tuple[Server, LoadGen]]:
+    server = await Server(target, name, before_ref=ctx.before_ref, settings=settings).start(ctx.secret)
     loadgen = LoadGen(ctx.tokens_file, ctx.source_addresses)
     try:
         await loadgen.start()
@@ -79,8 +82,10 @@ async def connect(
     return reply
 
 
-async def burst(ctx: Context, server: Server, loadgen: LoadGen, n: int, rate: float = 0) -> dict[str, Any]:
-    """Every client expects `n` events; the server sends them; collect what arrived."""
+async def burst(
+    ctx: Context, server: Server, loadgen: LoadGen, n: int, rate: float = 0, room: str = ROOM
+) -> dict[str, Any]:
+    """Every client expects `n` events; the server sends them to `room`; collect what arrived."""
     await loadgen.expect(n)
     server_cpu, load_cpu, core = (
         server.cpu_seconds(),
@@ -88,7 +93,7 @@ async def burst(ctx: Context, server: Server, loadgen: LoadGen, n: int, rate: fl
         cores_busy_seconds(SERVER_CORES),
     )
     started = time.monotonic()
-    await server.broadcast(ROOM, n, rate)
+    await server.broadcast(room, n, rate)
     stats = await loadgen.collect(ctx.plan.idle_ms, ctx.plan.deadline_ms)
     wall = time.monotonic() - started
     server_used = server.cpu_seconds() - server_cpu
@@ -115,22 +120,36 @@ def delivery_figures(prefix: str, stats: dict[str, Any]) -> Figures:
 
 
 async def ramp(ctx: Context, target: Target, run: int) -> Figures:
-    """(1) idle memory per connection at each size and (3) connects/s while ramping."""
+    """(1) idle memory per connection at each size, (3) connects/s while ramping, then a mass
+    disconnect; the server's event-loop stalls during both."""
     figures: Figures = {}
     async with session(ctx, target, f"ramp-{target.key}-{run}") as (server, loadgen):
         await connect(loadgen, server, ctx, 20, None)  # warm-up: lazy imports, first allocations
         await loadgen.disconnect_all()
         await asyncio.sleep(ctx.plan.settle_s)
         baseline = server.rss_kb()
-        total, connect_ms = 0, 0.0
+        total, connect_ms, ramp_lag = 0, 0.0, 0.0
         for size in ctx.plan.sizes:
+            await server.control("/bench/lag/start")
             reply = await connect(loadgen, server, ctx, size - total, None)
+            ramp_lag = max(ramp_lag, (await server.control("/bench/lag/stop"))["max_ms"])
             total, connect_ms = size, connect_ms + reply["connect_ms"]
             await asyncio.sleep(ctx.plan.settle_s)
             figures[f"memory.{size}"] = (server.rss_kb() - baseline) / size
+        figures["connects.ramp_lag_ms"] = ramp_lag
+        # What holding them costs: pings, timers (connections were opened over seconds,
+        # so their pings are spread over the window).
+        cpu = server.cpu_seconds()
+        await asyncio.sleep(ctx.plan.idle_s)
+        figures["memory.idle_cpu"] = 100 * (server.cpu_seconds() - cpu) / ctx.plan.idle_s
         figures["connects.rate"] = total / (connect_ms / 1000)
+        await server.control("/bench/lag/start")
         closed = await loadgen.disconnect_all()
+        await asyncio.sleep(1)  # the server may still be cleaning up after the clients are gone
+        lag = await server.control("/bench/lag/stop")
         figures["connects.disconnect_s"] = closed["elapsed_ms"] / 1000
+        figures["connects.disconnect_lag_ms"] = lag["max_ms"]
+        figures["connects.disconnect_stalls"] = lag["over_100ms"]
         figures["connects.forced"] = closed["forced"]  # still open at the timeout, then cut
     return figures
 
@@ -166,32 +185,3 @@ async def single(ctx: Context, target: Target, run: int) -> Figures:
         await burst(ctx, server, loadgen, 100)
         stats = await burst(ctx, server, loadgen, ctx.plan.single_events)
     return delivery_figures("single", stats)
-
-
-async def cross_instance(ctx: Context, target: Target, run: int) -> Figures:
-    """(4) clients on instance A, events published on instance B, through Redis."""
-    from bench.targets import ours_crosses_instances
-
-    if not target.crosses_instances:
-        raise Skipped("no cross-instance mode")
-    if target.key == "ours" and not ours_crosses_instances():
-        raise Skipped(
-            "apps/api has no Redis fan-out on this branch yet (issue 3: REDIS_URL, SOCKETIO_CHANNEL)"
-        )
-    plan = ctx.plan
-    link = RedisLink(ctx.redis.url, f"bench-{target.key}-{run}-{time.monotonic_ns()}")
-    a = await Server(target, f"redis-{target.key}-{run}-a", link).start(ctx.secret)
-    try:
-        b = await Server(target, f"redis-{target.key}-{run}-b", link).start(ctx.secret)
-        loadgen = LoadGen(ctx.tokens_file, ctx.source_addresses)
-        try:
-            await loadgen.start()
-            await connect(loadgen, a, ctx, plan.redis_clients, ROOM)
-            await burst(ctx, b, loadgen, plan.warmup_events, plan.redis_rate)
-            stats = await burst(ctx, b, loadgen, plan.redis_events(), plan.redis_rate)
-        finally:
-            await close_clients(loadgen)
-            await b.stop()
-    finally:
-        await a.stop()
-    return delivery_figures("redis", stats)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
@@ -41,81 +42,148 @@ class RedisLink:
     channel: str
 
 
+# "ours before": apps/api as round 2 of issue 7 found it (main after round 1),
+# taken from git by --before so the changes are measured in the same invocation.
+BEFORE_REF = "1a49452"
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     key: str
     label: str
     description: str
-    crosses_instances: bool  # has a Redis mode the cross-instance scenario can use
+    program: str  # which server: "ours", "python-socketio", "websockets" or "node"
+    crosses_instances: bool  # has a Redis mode the cross-instance scenarios can use
+    settings: tuple[tuple[str, str], ...] = ()  # environment added for ours (its settings)
+    before: bool = False  # ours from the --before git ref instead of this checkout
+
+    @property
+    def is_ours(self) -> bool:
+        return self.program == "ours"
 
     def command(self, port: int, control_port: int, redis: RedisLink | None) -> list[str]:
-        if self.key == "ours":
+        if self.is_ours:
             return [sys.executable, "-m", "bench.servers.ours"]
-        if self.key == "python-socketio":
+        if self.program == "python-socketio":
             extra = ["--redis-url", redis.url, "--channel", redis.channel] if redis else []
             return [sys.executable, "-m", "bench.servers.bare_socketio", "--port", str(port), *extra]
-        if self.key == "websockets":
+        if self.program == "websockets":
             ports = ["--port", str(port), "--control-port", str(control_port)]
             return [sys.executable, "-m", "bench.servers.bare_websockets", *ports]
         extra = ["--redis-url", redis.url, "--channel", redis.channel] if redis else []
         return ["node", str(SERVERS_DIR / "node_socketio.mjs"), "--port", str(port), *extra]
 
-    def env(self, port: int, secret: str, redis: RedisLink | None) -> dict[str, str]:
+    def api_dir(self, before_ref: str) -> Path:
+        return before_api_dir(before_ref) if self.before else API_DIR
+
+    def env(
+        self, port: int, secret: str, redis: RedisLink | None, before_ref: str, settings: dict[str, str]
+    ) -> dict[str, str]:
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([str(API_DIR), str(ROOT)] if self.key == "ours" else [str(ROOT)])
-        if self.key == "ours":
-            env.update(
-                ENVIRONMENT="production",
-                JWT_SECRET_KEY=secret,
-                HOST="127.0.0.1",
-                PORT=str(port),
-                LOG_FORMAT="json",
-                LOG_LEVEL="INFO",
-                REDIS_URL=redis.url if redis else "",
-                SOCKETIO_CHANNEL=redis.channel if redis else "socketio",
-            )
+        if not self.is_ours:
+            env["PYTHONPATH"] = str(ROOT)
+            return env
+        env["PYTHONPATH"] = os.pathsep.join([str(self.api_dir(before_ref)), str(ROOT)])
+        env.update(
+            ENVIRONMENT="production",
+            JWT_SECRET_KEY=secret,
+            HOST="127.0.0.1",
+            PORT=str(port),
+            LOG_FORMAT="json",
+            LOG_LEVEL="INFO",
+            REDIS_URL=redis.url if redis else "",
+            SOCKETIO_CHANNEL=redis.channel if redis else "socketio",
+            REDIS_KEY_PREFIX=redis.channel if redis else "eventserver",
+        )
+        env.update(dict(self.settings))
+        env.update(settings)
         return env
+
+
+def before_api_dir(ref: str) -> Path:
+    """apps/api at git `ref`, extracted once under bench/.work (not a worktree: git is left alone)."""
+    target = WORK_DIR / f"before-{ref}"
+    api = target / "apps" / "api"
+    if not (api / "main.py").exists():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", ref, "apps/api"], capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return api
+
+
+def _ours(key: str, label: str, description: str, **kwargs: object) -> Target:
+    return Target(key, label, description, "ours", True, **kwargs)  # type: ignore[arg-type]
 
 
 TARGETS: dict[str, Target] = {
     t.key: t
     for t in (
-        Target("ours", "ours", "apps/api as `python main.py` runs it, plus the bench trigger route", True),
+        _ours("ours", "ours", "apps/api as `python main.py` runs it, plus the bench trigger route"),
+        _ours(
+            "ours-before",
+            "ours before",
+            "apps/api at the `--before` git ref (default: main when round 2 of issue 7 began), same wrapper",
+            before=True,
+        ),
+        _ours(
+            "ours-stock-engineio",
+            "ours, stock Engine.IO",
+            "ours with `WS_FAST_PATH=false`: python-engineio's own socket loops and the full ASGI stack",
+            settings=(("WS_FAST_PATH", "false"),),
+        ),
+        _ours(
+            "ours-default-gc",
+            "ours, default GC",
+            "ours with `GC_TUNING=false`: no gc.freeze(), CPython's default thresholds",
+            settings=(("GC_TUNING", "false"),),
+        ),
         Target(
             "python-socketio",
             "python-socketio",
             "bare python-socketio AsyncServer on uvicorn: stock manager, no auth, rooms or models",
+            "python-socketio",
             True,
         ),
         Target(
             "websockets",
             "websockets",
             "bare `websockets` server, minimal Engine.IO framing, `websockets.broadcast()`",
+            "websockets",
             False,
         ),
         Target(
-            "node", "Node socket.io", "Node socket.io 4.8 server, no auth (Redis adapter when crossing)", True
+            "node",
+            "Node socket.io",
+            "Node socket.io 4.8 server, no auth (Redis adapter when crossing)",
+            "node",
+            True,
         ),
     )
 }
-
-
-def ours_crosses_instances() -> bool:
-    """Whether this checkout of apps/api has the Redis fan-out (issue 3) to measure."""
-    from config import Settings
-
-    return "socketio_channel" in Settings.model_fields
+# Variants of ours that switch one change off: ours ÷ variant is what that change bought.
+ABLATIONS = ("ours-before", "ours-stock-engineio", "ours-default-gc")
 
 
 class Server:
     """One running target process."""
 
-    def __init__(self, target: Target, name: str, redis: RedisLink | None = None) -> None:
+    def __init__(
+        self,
+        target: Target,
+        name: str,
+        redis: RedisLink | None = None,
+        before_ref: str = BEFORE_REF,
+        settings: dict[str, str] | None = None,
+    ) -> None:
         self.target = target
         self.port = free_port()
-        self.control_port = free_port() if target.key == "websockets" else self.port
+        self.control_port = free_port() if target.program == "websockets" else self.port
         self.log_path = WORK_DIR / "logs" / f"{name}.log"
         self.redis = redis
+        self.before_ref = before_ref
+        self.settings = settings or {}
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -140,12 +208,15 @@ class Server:
     async def start(self, secret: str, timeout: float = 30) -> Server:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         # ours runs where `python main.py` runs (it reads apps/api/.env like main.py).
-        cwd = {"ours": API_DIR, "node": BENCH_DIR}.get(self.target.key, ROOT)
+        cwd = self.target.api_dir(self.before_ref) if self.target.is_ours else ROOT
+        if self.target.program == "node":
+            cwd = BENCH_DIR
+        env = self.target.env(self.port, secret, self.redis, self.before_ref, self.settings)
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
                 pinned(SERVER_CORES, self.target.command(self.port, self.control_port, self.redis)),
                 cwd=cwd,
-                env=self.target.env(self.port, secret, self.redis),
+                env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -177,6 +248,14 @@ class Server:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+    async def control(self, path: str) -> dict[str, float]:
+        """POST to a bench control route (e.g. /bench/lag/start); its JSON answer."""
+        async with httpx.AsyncClient(timeout=httpx.Timeout(60, connect=10)) as http:
+            response = await http.post(self.control_url + path)
+        response.raise_for_status()
+        result: dict[str, float] = response.json()
+        return result
 
     async def broadcast(self, room: str, n: int, rate: float = 0, pad: int = 0) -> dict[str, float]:
         """Ask the server to send `n` events to `room`; returns when it has sent them."""

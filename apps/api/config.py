@@ -80,6 +80,9 @@ class Settings(PublisherSettings):
     ping_interval: float = Field(default=25, gt=0)
     max_http_buffer_size: int = Field(default=1_000_000, ge=1024)
     ws_per_message_deflate: bool = False
+    ws_implementation: Literal["websockets-sansio", "wsproto", "websockets"] = "websockets-sansio"
+    ws_fast_path: bool = True
+    gc_tuning: bool = True
 
     dashboard_enabled: bool = True
     # Socket.IO Admin UI: on only when both are set (see observability/admin_ui.py).

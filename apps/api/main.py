@@ -7,6 +7,7 @@ Nothing here holds logic of its own.
 
 from __future__ import annotations
 
+import gc
 import secrets
 import sys
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from config import Settings, SettingsError, get_settings, load_settings
 from events import example_usage
 from events.broadcaster import get_broadcaster
 from events.dedupe import create_dedupe_store
+from gc_setup import tune_gc
 from logging_setup import configure_logging, get_logger
 from observability.admin_ui import enable_admin_ui
 from observability.metrics import Metrics, subscription_count
@@ -33,6 +35,7 @@ from websocket.auth import TokenValidator, mint_dev_token
 from websocket.backends import build_backends
 from websocket.connections import ConnectionRegistry
 from websocket.events import SocketHandlers
+from websocket.fastlane import EngineIOFastLane
 from websocket.http_guard import EngineIOGuard
 from websocket.limits import Limits
 from websocket.server import ENGINEIO_PREFIXES, NAMESPACE, RestCORSMiddleware, create_sio, engineio_apps
@@ -150,6 +153,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["*"],
         allow_headers=["*"],
     )
+    if settings.ws_fast_path:  # WebSockets straight to the Engine.IO mounts (websocket/fastlane.py)
+        app.add_middleware(EngineIOFastLane, router=app.router, prefixes=ENGINEIO_PREFIXES)
     app.add_middleware(RequestTracker, skip_prefixes=ENGINEIO_PREFIXES, in_flight=requests)
     if settings.trusted_proxies:
         # Outermost: every layer below sees the client the trusted proxy reports.
@@ -184,6 +189,8 @@ def main() -> None:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    thresholds = tune_gc(settings.gc_tuning)
+    log.info("gc_configured", frozen=gc.get_freeze_count(), thresholds=thresholds)
     server = GracefulServer(
         uvicorn.Config(app, **uvicorn_options(settings)), app.state.drain, settings.shutdown_timeout
     )

@@ -39,6 +39,11 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "ws_per_message_deflate": settings.ws_per_message_deflate,
         # Larger WebSocket messages are refused by uvicorn (close code 1009).
         "ws_max_size": settings.max_http_buffer_size,
+        "ws": settings.ws_implementation,
+        # Engine.IO's own pings (PING_INTERVAL) already detect dead peers and keep
+        # proxies from timing out; uvicorn's WebSocket pings would double that traffic.
+        "ws_ping_interval": None,
+        "ws_ping_timeout": None,
         "timeout_graceful_shutdown": settings.shutdown_timeout,
     }
 
@@ -57,16 +62,18 @@ class GracefulServer(uvicorn.Server):
         started = time.monotonic()
         for server in self.servers:
             server.close()  # no new connections from here on
-        # Keep-alive HTTP connections finish their current request and take no
-        # other; WebSockets stay open for the drain to say goodbye on them.
-        for connection in list(self.server_state.connections):
-            if not _is_websocket(connection):
-                connection.shutdown()
+        # Existing connections stay usable during the drain: a long-polling
+        # client between two polls reuses its keep-alive connection to collect
+        # its goodbye (closing idle HTTP connections first would cut it off).
         if self.drain is not None:
             try:
                 await self.drain()
             except Exception:
                 log.exception("drain_failed")
+        # Then keep-alive HTTP connections finish their current request and take no other.
+        for connection in list(self.server_state.connections):
+            if not _is_websocket(connection):
+                connection.shutdown()
         remaining = self.timeout - (time.monotonic() - started)
         self.config.timeout_graceful_shutdown = max(0.5, remaining)  # type: ignore[assignment]
         await super().shutdown(sockets)

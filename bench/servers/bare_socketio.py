@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from bench.servers.trigger import Trigger, paced, reference_event
+from bench.servers.trigger import LagProbe, Trigger, paced, reference_event
 
 NAMESPACE = "/ws"
 
@@ -63,10 +63,21 @@ def build(redis_url: str, channel: str) -> Starlette:
         elapsed = await paced(trigger.n, trigger.rate, emit)
         return JSONResponse({"sent": trigger.n, "failed": 0, "elapsed_ms": elapsed})
 
+    probe = LagProbe()
+
+    async def lag_start(request: Request) -> JSONResponse:
+        probe.start()
+        return JSONResponse({"started": True})
+
+    async def lag_stop(request: Request) -> JSONResponse:
+        return JSONResponse(probe.stop())
+
     return Starlette(
         routes=[
             Route("/health", health),
             Route("/bench/broadcast", broadcast, methods=["POST"]),
+            Route("/bench/lag/start", lag_start, methods=["POST"]),
+            Route("/bench/lag/stop", lag_stop, methods=["POST"]),
             Mount("/ws", socketio.ASGIApp(sio, socketio_path="ws/socket.io")),
         ]
     )

@@ -23,7 +23,7 @@ import uvloop
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 
-from bench.servers.trigger import Trigger, paced, reference_event
+from bench.servers.trigger import LagProbe, Trigger, paced, reference_event
 
 PREFIX = "/ws,"
 PING_INTERVAL = 25
@@ -79,14 +79,23 @@ async def pinger() -> None:
         broadcast(everyone, "2")
 
 
+probe = LagProbe()
+
+
 async def control(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """Minimal HTTP/1.1: GET /health and POST /bench/broadcast, one request per connection."""
     head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
     method, target = head.split(" ", 2)[:2]
     url = urlsplit(target)
-    status, body = 404, {"error": "not found"}
+    status: int = 404
+    body: dict[str, Any] = {"error": "not found"}
     if url.path == "/health":
         status, body = 200, {"status": "ok"}
+    elif url.path == "/bench/lag/start" and method == "POST":
+        probe.start()
+        status, body = 200, {"started": True}
+    elif url.path == "/bench/lag/stop" and method == "POST":
+        status, body = 200, probe.stop()
     elif url.path == "/bench/broadcast" and method == "POST":
         try:
             trigger = Trigger.parse(dict(parse_qsl(url.query)))

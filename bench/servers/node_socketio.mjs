@@ -63,9 +63,33 @@ function reply(res, status, body) {
   res.end(JSON.stringify(body));
 }
 
+// Event-loop stalls: how late a 5 ms timer fires (the contract of bench/servers/trigger.py).
+const lag = { timer: null, due: 0, max: 0, samples: 0, stalls: 0 };
+function lagTick() {
+  const late = Math.max(0, performance.now() - lag.due);
+  lag.samples += 1;
+  lag.max = Math.max(lag.max, late);
+  if (late > 100) lag.stalls += 1;
+  lagArm();
+}
+function lagArm() {
+  lag.due = performance.now() + 5;
+  lag.timer = setTimeout(lagTick, 5);
+}
+
 const http = createServer(async (req, res) => {
   const url = new URL(req.url, "http://localhost");
   if (url.pathname === "/health") return reply(res, 200, { status: "ok" });
+  if (url.pathname === "/bench/lag/start" && req.method === "POST") {
+    clearTimeout(lag.timer);
+    Object.assign(lag, { max: 0, samples: 0, stalls: 0 });
+    lagArm();
+    return reply(res, 200, { started: true });
+  }
+  if (url.pathname === "/bench/lag/stop" && req.method === "POST") {
+    clearTimeout(lag.timer);
+    return reply(res, 200, { max_ms: lag.max, samples: lag.samples, over_100ms: lag.stalls });
+  }
   if (url.pathname === "/bench/broadcast" && req.method === "POST") {
     let trigger;
     try {

@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 import main as api_main
-from bench.servers.trigger import WORKFLOW_ID, Trigger, marker, paced
+from bench.servers.trigger import WORKFLOW_ID, LagProbe, Trigger, marker, paced
 from events.broadcaster import get_broadcaster
 from websocket.models import WorkflowProgress
 
@@ -46,7 +46,18 @@ def create_bench_app(*args: Any, **kwargs: Any) -> FastAPI:
         elapsed = await paced(trigger.n, trigger.rate, emit)
         return JSONResponse({"sent": trigger.n, "failed": failed, "elapsed_ms": elapsed})
 
+    probe = LagProbe()
+
+    async def lag_start() -> JSONResponse:
+        probe.start()
+        return JSONResponse({"started": True})
+
+    async def lag_stop() -> JSONResponse:
+        return JSONResponse(probe.stop())
+
     app.add_api_route("/bench/broadcast", broadcast, methods=["POST"])
+    app.add_api_route("/bench/lag/start", lag_start, methods=["POST"])
+    app.add_api_route("/bench/lag/stop", lag_stop, methods=["POST"])
     return app
 
 

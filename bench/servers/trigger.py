@@ -4,8 +4,12 @@
 second (0: back to back, yielding to the event loop between events so the
 server can write while it sends), each carrying its send time as
 `bench:<epoch ms>;` followed by P padding characters. It answers when the last
-event has been handed to the server's delivery path. The Node reference
-(node_socketio.mjs) implements the same contract.
+event has been handed to the server's delivery path.
+
+`POST /bench/lag/start` and `POST /bench/lag/stop` measure how late the
+server's event loop runs a timer due every 5 ms in between: the longest stall
+(`max_ms`) and how many exceeded 100 ms. The Node reference (node_socketio.mjs)
+implements the same contract.
 """
 
 from __future__ import annotations
@@ -66,6 +70,42 @@ async def paced(n: int, rate: float, emit: Callable[[int], Awaitable[object]]) -
         if rate <= 0:
             await asyncio.sleep(0)
     return (time.perf_counter() - started) * 1000
+
+
+class LagProbe:
+    """How late a 5 ms loop timer fires: the event loop's stalls, measured from inside."""
+
+    INTERVAL = 0.005
+
+    def __init__(self) -> None:
+        self._handle: asyncio.TimerHandle | None = None
+        self._due = 0.0
+        self.max_ms = 0.0
+        self.samples = 0
+        self.stalls = 0  # lateness over 100 ms
+
+    def start(self) -> None:
+        self.stop()
+        self.max_ms, self.samples, self.stalls = 0.0, 0, 0
+        self._arm()
+
+    def _arm(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._due = loop.time() + self.INTERVAL
+        self._handle = loop.call_at(self._due, self._tick)
+
+    def _tick(self) -> None:
+        late_ms = max(0.0, (asyncio.get_running_loop().time() - self._due) * 1000)
+        self.samples += 1
+        self.max_ms = max(self.max_ms, late_ms)
+        self.stalls += late_ms > 100
+        self._arm()
+
+    def stop(self) -> dict[str, float]:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        return {"max_ms": self.max_ms, "samples": self.samples, "over_100ms": self.stalls}
 
 
 def reference_event(room: str, i: int, padding: str) -> dict[str, object]:

@@ -38,6 +38,7 @@ def tables(markdown: str) -> dict[str, dict[str, list[str]]]:
 def test_quick_run_writes_a_complete_table(tmp_path: Path) -> None:
     require("node", "the load generator and the Node reference run on Node.js")
     require("taskset", "the harness pins servers and load to separate cores")
+    require("redis-server", "the history scenario runs ours through Redis too")
     output = tmp_path / "RESULTS.md"
     command = [
         sys.executable, "bench/run.py", "--quick", "--servers", ",".join(SERVERS),
@@ -63,5 +64,11 @@ def test_quick_run_writes_a_complete_table(tmp_path: Path) -> None:
         assert float(fanout["to 200 clients: deliveries/s"][column].replace(",", "")) > 0
         assert float(found["Connects"]["connects/s while ramping to 200"][column].replace(",", "")) > 0
     assert "ours ÷ python-socketio" in header
-    assert "Not available yet" in text  # history: said plainly, no figures
+    assert float(found["Connects"]["longest stall in the disconnect"][columns[0]]) >= 0
+    history = found["History / resume overhead (ours only)"]
+    for mode in ("memory", "redis"):
+        for state in ("on", "off"):
+            assert float(history[f"{mode}: events/s, history {state}"][columns[0]].replace(",", "")) > 0
+    assert history["memory: events/s, history on"][columns[1]] == "skipped"
+    assert "python-socketio: skipped: no event history" in text
     assert "python bench/run.py --quick" in text

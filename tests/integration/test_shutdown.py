@@ -51,9 +51,9 @@ async def stuck_polling_session(server: ServerProcess) -> None:
         await http.post(url, params=params, content=f'40/ws,{{"token":"{token("stuck")}"}}')
 
 
-def updates_before_shutdown(events: list[tuple[str, object]]) -> list[str]:
+def updates_before_shutdown(events: list[tuple[str, object]], who: str = "") -> list[str]:
     names = [name for name, _ in events]
-    assert "server.shutdown" in names, names
+    assert "server.shutdown" in names, (who, names[-3:])
     cut = names.index("server.shutdown")
     return [data["data"]["project_name"] for name, data in events[:cut] if name == "project.updated"]  # type: ignore[index]
 
@@ -101,13 +101,13 @@ async def test_sigterm_drains_and_exits_within_the_timeout(
     assert took < TIMEOUT + 2, took  # the timeout bounds the drain; the rest is interpreter exit
 
     expected = [f"update-{i}" for i in accepted]
-    for client in (websocket_client, polling_client):
+    for who, client in (("websocket", websocket_client), ("polling", polling_client)):
         await eventually(lambda c=client: not c.sio.connected)
-        assert updates_before_shutdown(client.events) == expected
+        assert updates_before_shutdown(client.events, f"{who} {client.disconnect_reasons}") == expected
         shutdown = client.received("server.shutdown")[0]
         assert 1000 <= shutdown["data"]["reconnect_delay_ms"] <= 5000
     js_events = [(n["event"], n["args"][0]) for n in js.notices if n.get("type") == "event"]
-    assert updates_before_shutdown(js_events) == expected
+    assert updates_before_shutdown(js_events, f"js {js.notices[-3:]}") == expected
     disconnect = await js.wait_notice("disconnect")
     assert disconnect["reason"] in ("transport close", "io server disconnect"), disconnect
 

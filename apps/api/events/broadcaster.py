@@ -250,7 +250,9 @@ class EventBroadcaster:
         if claim is not None and not success:
             # Not delivered: let a retry with the same key try again.
             await release_quietly(self.dedupe, claim)
-        log.info(
+        # Debug when delivered: a line per event costs more than the rest of a
+        # publish at high rates, and ws_events_broadcast_total counts them.
+        (log.debug if success else log.warning)(
             "event_broadcast",
             event_type=event.type.value,
             event_id=event.id,

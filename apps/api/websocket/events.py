@@ -245,9 +245,12 @@ class SocketHandlers:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(command=name, connection_id=sid)
         conn = self.registry.get(sid)
+        if conn is None:
+            # Received just before the connection ended (the server closed it, say):
+            # nobody is left to answer or to audit.
+            log.debug("command_after_disconnect")
+            return WebSocketError("Connection is not established", ErrorCode.AUTH_REQUIRED).to_ack()
         try:
-            if conn is None:
-                raise WebSocketError("Connection is not established", ErrorCode.AUTH_REQUIRED)
             structlog.contextvars.bind_contextvars(user_id=conn.user.id, client_addr=conn.client_addr)
             self._charge(conn)
             if command is None:
@@ -264,10 +267,7 @@ class SocketHandlers:
                 raise WebSocketError(_first_error(exc), ErrorCode.INVALID_PAYLOAD) from None
             return await fn(conn, parsed)
         except WebSocketError as exc:
-            audit.denied(
-                "command_refused", exc.code, client_addr=conn.client_addr if conn else "unknown",
-                reason=exc.message,
-            )  # fmt: skip
+            audit.denied("command_refused", exc.code, client_addr=conn.client_addr, reason=exc.message)
             return exc.to_ack()
         except Exception:
             log.exception("command_failed")

@@ -24,6 +24,7 @@ from config import Settings
 from logging_setup import get_logger
 from websocket import audit, jsonlib
 from websocket.audit import client_address
+from websocket.engine import FastEngineServer
 from websocket.errors import ErrorCode, WebSocketError
 
 NAMESPACE = "/ws"
@@ -105,6 +106,9 @@ class EventServer(socketio.AsyncServer):  # type: ignore[misc]
         task = asyncio.get_running_loop().create_task(self.close_session(eio_sid, "connect timeout"))
         _pending.add(task)
         task.add_done_callback(_pending.discard)
+
+    def _engineio_server_class(self) -> type:
+        return FastEngineServer  # python-socketio's hook; Engine.IO sockets without a Task per packet
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         try:
@@ -232,6 +236,7 @@ def create_sio(settings: Settings, manager: Any) -> EventServer:
         ping_interval=settings.ping_interval,
         ping_timeout=settings.ping_timeout,
         max_http_buffer_size=settings.max_http_buffer_size,
+        fast_sockets=settings.ws_fast_path,
         logger=logging.getLogger("socketio.server"),
         engineio_logger=logging.getLogger("engineio.server"),
     )

@@ -5,7 +5,7 @@ already closed when `Drain.run()` starts, see `serving.GracefulServer`):
 
 1. refuse new Socket.IO connections (`SERVER_SHUTTING_DOWN`, retryable);
 2. let REST requests in progress finish, background tasks included, since
-   they may still broadcast (`RequestTracker`);
+   they may still broadcast, and answer new ones 503 (`RequestTracker`);
 3. let broadcasts in progress finish (`TrackedTransport`); with Redis, also
    wait until this instance has heard back its own last publication, so every
    event it sent is delivered to its own clients before they are closed;
@@ -39,10 +39,14 @@ SHUTDOWN_REASON = "server shutdown"  # Engine.IO has no reason of its own for th
 
 
 class InFlight:
-    """Counts work in progress; `idle()` waits until there is none."""
+    """Counts work in progress; `idle()` waits until there is none.
+
+    `closed` says that no new work should start (the instance is draining).
+    """
 
     def __init__(self) -> None:
         self.count = 0
+        self.closed = False
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -79,8 +83,17 @@ class TrackedTransport:
         await self.inner.aclose()
 
 
+SHUTTING_DOWN = jsonlib.dumpb(
+    {"detail": {"code": "SERVER_SHUTTING_DOWN", "message": "This instance is shutting down; retry elsewhere"}}
+)
+
+
 class RequestTracker:
-    """ASGI middleware counting HTTP requests in progress, except Engine.IO's own."""
+    """ASGI middleware counting HTTP requests in progress, except Engine.IO's own.
+
+    Once the drain has begun, new REST requests are answered 503 (connections
+    stay open so that long-polling clients can still collect their goodbye).
+    """
 
     def __init__(self, app: ASGIApp, skip_prefixes: tuple[str, ...], in_flight: InFlight) -> None:
         self.app = app
@@ -90,6 +103,12 @@ class RequestTracker:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path", "").startswith(self.skip_prefixes):
             await self.app(scope, receive, send)
+            return
+        if self.in_flight.closed:
+            await send({"type": "http.response.start", "status": 503, "headers": [
+                (b"content-type", b"application/json"), (b"connection", b"close"), (b"retry-after", b"1"),
+            ]})  # fmt: skip
+            await send({"type": "http.response.body", "body": SHUTTING_DOWN})
             return
         with self.in_flight:
             await self.app(scope, receive, send)
@@ -163,6 +182,7 @@ class Drain:
         started = time.monotonic()
         deadline = started + self.timeout
         self.handlers.accepting = False
+        self.requests.closed = True
         log.info(
             "shutdown_started",
             connections=len(self.handlers.registry),

@@ -1,0 +1,101 @@
+"""Scenarios across two instances behind Redis: (4) cross-instance latency, and scale.
+
+Both instances of a target share a private redis-server and a channel (and,
+for ours, a key prefix) no other run uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from bench.loadgen import LoadGen
+from bench.scenarios import Context, Figures, Skipped, burst, close_clients, connect, delivery_figures
+from bench.servers.trigger import ROOM
+from bench.targets import RedisLink, Server, Target
+
+GLOBAL = "global"  # every connection of ours is in it; the references join it on request
+
+
+@asynccontextmanager
+async def two_instances(ctx: Context, target: Target, name: str) -> AsyncIterator[tuple[Server, Server]]:
+    if not target.crosses_instances:
+        raise Skipped("no cross-instance mode")
+    link = RedisLink(ctx.redis.url, f"bench-{name}-{time.monotonic_ns()}")
+    a = await Server(target, f"{name}-a", link, ctx.before_ref).start(ctx.secret)
+    try:
+        b = await Server(target, f"{name}-b", link, ctx.before_ref).start(ctx.secret)
+        try:
+            yield a, b
+        finally:
+            await b.stop()
+    finally:
+        await a.stop()
+
+
+@asynccontextmanager
+async def load_generators(ctx: Context, count: int, per_generator: int) -> AsyncIterator[list[LoadGen]]:
+    """`count` load generators, each with its own range of tokens (users)."""
+    async with AsyncExitStack() as stack:
+        generators = []
+        for i in range(count):
+            loadgen = LoadGen(ctx.tokens_file, ctx.source_addresses, first_token=i * per_generator)
+            stack.push_async_callback(close_clients, loadgen)
+            generators.append(await loadgen.start())
+        yield generators
+
+
+async def cross_instance(ctx: Context, target: Target, run: int) -> Figures:
+    """(4) clients on instance A, events published on instance B, through Redis."""
+    plan = ctx.plan
+    async with (
+        two_instances(ctx, target, f"redis-{target.key}-{run}") as (a, b),
+        load_generators(ctx, 1, plan.redis_clients) as [loadgen],
+    ):
+        await connect(loadgen, a, ctx, plan.redis_clients, ROOM)
+        await burst(ctx, b, loadgen, plan.warmup_events, plan.redis_rate)
+        stats = await burst(ctx, b, loadgen, plan.redis_events(), plan.redis_rate)
+    return delivery_figures("redis", stats)
+
+
+async def scale(ctx: Context, target: Target, run: int) -> Figures:
+    """Half the clients on each of two instances, a `global` broadcast from B reaching all.
+
+    One load generator per instance (a process may not hold 20,000 sockets here).
+    """
+    plan = ctx.plan
+    half = plan.scale_clients // 2
+    async with (
+        two_instances(ctx, target, f"scale-{target.key}-{run}") as (a, b),
+        load_generators(ctx, 2, half) as generators,
+    ):
+        for server, loadgen in zip((a, b), generators, strict=True):
+            await connect(loadgen, server, ctx, half, GLOBAL)
+        await _all_receive(ctx, b, generators, plan.warmup_events)
+        on_a, on_b = await _all_receive(ctx, b, generators, plan.scale_events)
+    received = on_a["received"] + on_b["received"]
+    span_ms = max(on_a["last_received_ms"], on_b["last_received_ms"]) - min(
+        on_a["first_sent_ms"], on_b["first_sent_ms"]
+    )
+    return {
+        "scale.clients": on_a["clients"] + on_b["clients"],
+        "scale.rate": received / (span_ms / 1000),
+        "scale.p99_a": on_a["p99_ms"],
+        "scale.p99_b": on_b["p99_ms"],
+        "scale.max": max(on_a["max_ms"], on_b["max_ms"]),
+        "scale.lost": on_a["lost"] + on_b["lost"],
+        "scale.dropped": on_a["dropped"] + on_b["dropped"],
+    }
+
+
+async def _all_receive(
+    ctx: Context, publisher: Server, generators: list[LoadGen], n: int
+) -> list[dict[str, Any]]:
+    for loadgen in generators:
+        await loadgen.expect(n)
+    await publisher.broadcast(GLOBAL, n)
+    plan = ctx.plan
+    return list(await asyncio.gather(*(g.collect(plan.idle_ms, plan.deadline_ms) for g in generators)))
