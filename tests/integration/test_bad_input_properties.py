@@ -101,7 +101,7 @@ def target() -> Iterator[ServerProcess]:
     asyncio.run(server.start())
     yield server
     asyncio.run(server.stop())
-    bad = [line for line in server.log().splitlines() if "Traceback" in line or '"level": "error"' in line]
+    bad = server.trouble()
     assert bad == [], "\n".join(bad[:5])
     assert "command_failed" not in server.log()
 

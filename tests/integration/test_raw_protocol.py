@@ -71,10 +71,7 @@ async def target() -> AsyncIterator[tuple[ServerProcess, Client]]:
     yield server, honest
     await honest.close()
     await server.stop()
-    outcomes = [
-        line for line in server.log().splitlines() if "Traceback" in line or '"level": "error"' in line
-    ]
-    assert outcomes == [], server.log()
+    assert server.trouble() == [], server.log()
 
 
 async def connections(server: ServerProcess, expected: int) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -147,6 +148,21 @@ class ServerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def records(self) -> list[dict[str, Any]]:
+        """The server's JSON log lines, parsed (lines that are not JSON are left out)."""
+        parsed = []
+        for line in self.log().splitlines():
+            with contextlib.suppress(ValueError):
+                record = json.loads(line)
+                if isinstance(record, dict):
+                    parsed.append(record)
+        return parsed
+
+    def trouble(self) -> list[str]:
+        """Log lines that should never appear: tracebacks and anything logged at error level."""
+        errors = [json.dumps(r) for r in self.records() if r.get("level") in ("error", "critical")]
+        return [line for line in self.log().splitlines() if "Traceback" in line] + errors
 
     def signal(self, sig: int) -> None:
         if self.proc is not None and self.proc.poll() is None:
