@@ -27,6 +27,7 @@ from tests.support.net import eventually
 from tests.support.servers import ServerProcess
 from tests.support.swarm import Swarm, raise_fd_limit
 from tests.support.tokens import token
+from tests.support.traffic import publish_until
 
 SWARM = 5_000
 ROOMS_EACH = 3  # project rooms per swarm client, besides its automatic ones
@@ -38,21 +39,6 @@ READ = ("projects:read",)
 async def connections(server: ServerProcess) -> int:
     async with httpx.AsyncClient() as http:
         return int((await http.get(server.url + "/health", timeout=10)).json()["connections"])
-
-
-async def publish_until(
-    server: ServerProcess, project: uuid.UUID, stop: asyncio.Event, sent: list[str]
-) -> None:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-        while not stop.is_set():
-            name = f"update-{len(sent)}"
-            response = await http.put(
-                f"/api/projects/{project}", json={"name": name},
-                headers={"Authorization": f"Bearer {token('editor')}"},
-            )  # fmt: skip
-            assert response.status_code == 200 and response.json()["broadcast"]
-            sent.append(name)
-            await asyncio.sleep(0.05)
 
 
 @pytest.mark.slow

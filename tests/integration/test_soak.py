@@ -30,6 +30,7 @@ from tests.support.net import eventually
 from tests.support.raw import EngineIOClosed, RawSocket
 from tests.support.servers import ServerProcess
 from tests.support.tokens import token
+from tests.support.traffic import publish_until
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "50"))
 READ = ("projects:read",)
@@ -111,19 +112,6 @@ async def idler(server: ServerProcess, stop: asyncio.Event, tally: Tally) -> Non
                 await asyncio.wait_for(ws.wait_closed(), 3)
 
 
-async def publisher(server: ServerProcess, project: uuid.UUID, stop: asyncio.Event, sent: list[str]) -> None:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-        while not stop.is_set():
-            name = f"update-{len(sent)}"
-            response = await http.put(
-                f"/api/projects/{project}", json={"name": name},
-                headers={"Authorization": f"Bearer {token('editor')}"},
-            )  # fmt: skip
-            assert response.status_code == 200 and response.json()["broadcast"]
-            sent.append(name)
-            await asyncio.sleep(0.05)
-
-
 async def sample_memory(pid: int, stop: asyncio.Event, tally: Tally) -> None:
     while not stop.is_set():
         tally.rss_mb.append(rss_mb(pid))
@@ -149,7 +137,7 @@ async def test_soak_honest_clients_lose_nothing() -> None:
             await client.connect(server.url, token(f"honest-{i}", scopes=READ), transports=transports)
             await client.subscribe(f"project:{project}")
         calm = asyncio.Event()
-        warmup = asyncio.create_task(publisher(server, project, calm, sent))
+        warmup = asyncio.create_task(publish_until(server, project, calm, sent))
         await asyncio.sleep(3)
         baseline = rss_mb(pid)
 
