@@ -130,3 +130,25 @@ async def test_commands_and_broadcast(server: LiveServer, node: NodeFactory) -> 
     [event] = await js.wait_for("project.deleted")
     assert event["data"]["project_id"] == str(project_id)
     assert event["room"] == f"project:{project_id}"
+
+
+async def test_a_string_cut_inside_an_emoji_travels_both_ways(server: LiveServer, node: NodeFactory) -> None:
+    """JavaScript strings may hold a lone surrogate ("Tidewater 😀".slice(0, 11)); JSON carries it escaped.
+
+    Going out, the event reaches the browser with the very string published;
+    coming in, a command holding one gets a structured error, not a dropped
+    connection.
+    """
+    cut = "Tidewater \ud83d"
+    js = await node()
+    await js.connect(server.url + "/ws", path="/ws/socket.io", auth={"token": token("js-cut")})
+    project_id = uuid.uuid4()
+    assert (await js.call("subscribe", {"room": f"project:{project_id}"}))["status"] == "success"
+    assert await get_broadcaster().broadcast_project_deleted(
+        project_id=project_id, project_name=cut, deleted_by="admin"
+    )
+    [event] = await js.wait_for("project.deleted")
+    assert event["data"]["project_name"] == cut
+    refused = await js.call("subscribe", {"room": f"project:{cut}"})
+    assert (refused["status"], refused["code"]) == ("error", "INVALID_PAYLOAD"), refused
+    assert (await js.call("debug:rooms", {}))["status"] == "success"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 
@@ -49,6 +50,35 @@ async def update_via_route(server: ServerProcess, project_id: uuid.UUID) -> bool
 async def health(server: ServerProcess) -> dict[str, object]:
     async with httpx.AsyncClient() as http:
         return (await http.get(server.url + "/health", timeout=5)).json()  # type: ignore[no-any-return]
+
+
+async def test_a_string_cut_inside_an_emoji_crosses_instances_unchanged(
+    pair: tuple[ServerProcess, ServerProcess],
+) -> None:
+    """A lone surrogate (see jsonlib) survives Redis, the other instance's decoding and history."""
+    a, b = pair
+    project_id, cut = uuid.uuid4(), "Tidewater \ud83d"
+    on_a = await Client().connect(a.url, token("cut-on-a", scopes=READ))
+    try:
+        await on_a.subscribe(f"project:{project_id}")
+        event = {"type": "project.deleted", "data": {"project_id": str(project_id), "project_name": cut,
+                                                     "deleted_by": "ops"}}  # fmt: skip
+        async with httpx.AsyncClient(base_url=b.url, timeout=30) as http:
+            response = await http.post(
+                "/api/events", content=json.dumps(event), headers={
+                    "Authorization": f"Bearer {token('deploy-bot', role='service')}",
+                    "Content-Type": "application/json"},
+            )  # fmt: skip
+        assert response.status_code == 202, response.text
+        delivered = await on_a.wait_for("project.deleted")
+        assert delivered["data"]["project_name"] == cut
+        history = await on_a.call("subscribe", {"room": f"project:{project_id}", "since": {
+            "offset": delivered["offset"] - 1, "epoch": delivered["epoch"]}})  # fmt: skip
+        assert history["recovered"] is True and history["replayed"] == 1, history
+        replayed = await on_a.wait_count("project.deleted", 2)
+        assert replayed[-1]["data"]["project_name"] == cut
+    finally:
+        await on_a.close()
 
 
 async def test_broadcast_on_one_instance_reaches_subscribers_on_all(

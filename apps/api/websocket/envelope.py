@@ -15,6 +15,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pydantic_core import PydanticSerializationError
+
 from websocket import jsonlib
 from websocket.models import EventType, Payload
 from websocket.replay import Replay
@@ -32,6 +34,14 @@ def position_prefix(offset: int | None, epoch: str | None) -> bytes:
     return b'{"offset":%d,"epoch":"%s",' % (offset, epoch.encode())
 
 
+def _payload_json(payload: Payload) -> bytes:
+    try:
+        return payload.__pydantic_serializer__.to_json(payload)
+    except PydanticSerializationError:
+        # A string holding a lone surrogate (see jsonlib): UTF-8 cannot carry it, escaped JSON can.
+        return jsonlib.escaped(payload.model_dump(mode="json")).encode()
+
+
 @dataclass(frozen=True, slots=True)
 class OutboundEvent:
     id: str
@@ -47,7 +57,7 @@ class OutboundEvent:
             id=str(uuid.uuid4()),
             type=payload.event_type,
             timestamp=utc_timestamp(),
-            data_json=payload.__pydantic_serializer__.to_json(payload),
+            data_json=_payload_json(payload),
             replay=payload.replay,
             key=payload.replay.key_of(payload),
         )
