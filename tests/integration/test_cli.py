@@ -123,6 +123,9 @@ async def test_tail_prints_coloured_events_one_per_line(server: LiveServer) -> N
         assert f"workflow:{workflow_id}" in line and f'"progress": {percent}' in line
 
 
+CUT = "Tidewater \ud83d"  # a JavaScript string cut inside an emoji (see jsonlib)
+
+
 async def test_tail_json_lines_are_envelopes(server: LiveServer) -> None:
     project_id = uuid.uuid4()
     tail = await TailProcess(
@@ -131,7 +134,9 @@ async def test_tail_json_lines_are_envelopes(server: LiveServer) -> None:
     ).start()  # fmt: skip
     try:
         await tail.wait_note(f"subscribed to project:{project_id}")
-        await get_broadcaster().broadcast_project_deleted(project_id=project_id, deleted_by="tail-json")
+        await get_broadcaster().broadcast_project_deleted(
+            project_id=project_id, project_name=CUT, deleted_by="tail-json"
+        )
         code, lines = await tail.finish()
     finally:
         tail.kill()
@@ -141,6 +146,7 @@ async def test_tail_json_lines_are_envelopes(server: LiveServer) -> None:
     for event in events:
         validator.validate(event)
     assert [e["type"] for e in events] == ["connection.established", "project.deleted"]
+    assert events[1]["data"]["project_name"] == CUT  # printed escaped, read back the same
     assert "\033[" not in "".join(lines)
 
 

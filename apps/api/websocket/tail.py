@@ -67,6 +67,11 @@ async def fetch_dev_token(url: str) -> str:
     return str(response.json()["token"])
 
 
+def printable(text: str) -> str:
+    """`text` with any lone surrogate (see jsonlib) written as its JSON escape, which UTF-8 can carry."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 @dataclass
 class Tail:
     url: str
@@ -123,7 +128,7 @@ class Tail:
         line = (
             json.dumps(event, ensure_ascii=False) if self.as_json else format_event(name, event, self.colour)
         )
-        print(line, file=self.out, flush=True)
+        print(printable(line), file=self.out, flush=True)
         self.printed += 1
         if self.count is not None and self.printed >= self.count:
             self._finish(0)
