@@ -15,7 +15,7 @@ from uuid import UUID
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from websocket.replay import Replay
-from websocket.rooms import RoomKind, room_name
+from websocket.rooms import MAX_ROOM_LENGTH, RoomKind, room_name
 
 
 class EventType(StrEnum):
@@ -404,7 +404,7 @@ class Command(BaseModel):
 
 
 class RoomCommand(Command):
-    room: str = Field(min_length=1, max_length=200)
+    room: str = Field(min_length=1, max_length=MAX_ROOM_LENGTH)
 
 
 class SincePosition(Command):
