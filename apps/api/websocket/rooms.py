@@ -94,6 +94,16 @@ def auto_rooms(user: Principal) -> list[str]:
     return [str(Room(RoomKind.USER, user.id)), RoomKind.GLOBAL.value]
 
 
+def lists_members(viewer: Principal, room: Room) -> bool:
+    """Whether `presence` shows `viewer` who is in `room`, beyond the totals.
+
+    Everyone is in `global`, so its member list would be the id of every
+    connected user, handed to anyone with a token: only admins see it. Other
+    rooms show their list to whoever may join them (the room policy decides).
+    """
+    return room.kind is not RoomKind.GLOBAL or viewer.is_admin
+
+
 RoomPolicy = Callable[[Principal, Room], Awaitable[bool]]
 
 
