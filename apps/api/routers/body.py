@@ -8,7 +8,7 @@ read the body themselves.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from fastapi import HTTPException, Request, Response
@@ -22,19 +22,27 @@ def too_large(limit: int) -> HTTPException:
     )
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, or 413 as soon as it grows past `limit` bytes."""
+def refuse_declared_over(request: Request, limit: int) -> None:
+    """413 before reading, when `Content-Length` already says the body is over `limit` bytes."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large(limit)
-    chunks: list[bytes] = []
+
+
+async def chunks_within(request: Request, limit: int) -> AsyncIterator[bytes]:
+    """The body as it arrives (uvicorn hands on ~64 KiB at a time), or 413 once it passes `limit`."""
+    refuse_declared_over(request, limit)
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
             raise too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+        yield chunk
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, or 413 as soon as it grows past `limit` bytes."""
+    return b"".join([chunk async for chunk in chunks_within(request, limit)])
 
 
 def limited_route(limit: int) -> type[APIRoute]:
