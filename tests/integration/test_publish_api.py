@@ -112,6 +112,28 @@ async def test_an_invalid_item_fails_the_batch_with_per_item_errors(
 
 
 @pytest.mark.parametrize(
+    ("event_type", "data"),
+    [
+        ("agent.connected", {"agent_id": str(uuid.uuid4())}),
+        ("agent.disconnected", {"agent_id": str(uuid.uuid4()), "reason": "forged"}),
+        ("connection.error", {"code": "AUTH_EXPIRED", "message": "forged"}),
+        ("subscription.revoked", {"room": ROOM, "reason": "forged"}),
+        ("server.shutdown", {"reason": "forged", "reconnect_delay_ms": 0}),
+    ],
+)
+async def test_server_owned_event_types_cannot_be_published(
+    http: httpx.AsyncClient, watcher: Client, event_type: str, data: dict[str, Any]
+) -> None:
+    admin = token("root", role="admin", scopes=())  # not even an admin
+    for body in ({"type": event_type, "data": data}, [deleted(), {"type": event_type, "data": data}]):
+        response = await http.post("/api/events", json=body, headers=auth(admin))
+        assert response.status_code == 400
+        [error] = response.json()["detail"]["errors"]
+        assert error["message"] == f"{event_type} is sent by the server itself and cannot be published"
+    await assert_nothing_before_barrier(http, watcher)
+
+
+@pytest.mark.parametrize(
     ("body", "message"),
     [
         (b"{broken", "body is not valid JSON"),
@@ -208,7 +230,7 @@ async def test_openapi_documents_the_request_schema(http: httpx.AsyncClient) -> 
     mapping = single["discriminator"]["mapping"]
     assert single["discriminator"]["propertyName"] == "type"
     assert set(mapping) == {t.value for t in publish.PUBLISHABLE}
-    assert "connection.established" not in mapping
+    assert "connection.established" not in mapping and "agent.connected" not in mapping
     assert batch["type"] == "array" and batch["maxItems"] == 100
     item = spec["components"]["schemas"]["PublishPrCreated"]
     assert item["properties"]["data"] == {"$ref": "#/components/schemas/PrCreated"}

@@ -323,12 +323,12 @@ class EventBroadcaster:
         )
         return success
 
-    # One method per event type; keyword arguments are the payload model's fields.
+    # One method per publishable event type; keyword arguments are the payload model's fields.
+    # None for server-owned types (websocket.models.SERVER_OWNED_EVENTS): agent.connected and
+    # agent.disconnected follow agents' connections, and the server sends them itself.
     broadcast_project_updated = _broadcast_method(EventType.PROJECT_UPDATED)
     broadcast_project_deleted = _broadcast_method(EventType.PROJECT_DELETED)
     broadcast_agent_status_changed = _broadcast_method(EventType.AGENT_STATUS_CHANGED)
-    broadcast_agent_connected = _broadcast_method(EventType.AGENT_CONNECTED)
-    broadcast_agent_disconnected = _broadcast_method(EventType.AGENT_DISCONNECTED)
     broadcast_workflow_started = _broadcast_method(EventType.WORKFLOW_STARTED)
     broadcast_workflow_progress = _broadcast_method(EventType.WORKFLOW_PROGRESS)
     broadcast_workflow_completed = _broadcast_method(EventType.WORKFLOW_COMPLETED)

@@ -25,7 +25,7 @@ from events.broadcaster import get_broadcaster
 from logging_setup import get_logger
 from routers.body import limited_route
 from websocket.auth import CurrentUser, Principal
-from websocket.models import CONNECTION_EVENTS, PAYLOAD_MODELS, EventType
+from websocket.models import PAYLOAD_MODELS, PUBLISHABLE_EVENTS, SERVER_OWNED_EVENTS, EventType
 
 log = get_logger("routers.publish")
 
@@ -33,7 +33,7 @@ MAX_BATCH = 100
 MAX_BODY = 1024 * 1024
 PUBLISH_SCOPE = "events:publish"
 PUBLISHER_ROLES = frozenset({"service", "admin"})
-PUBLISHABLE = [event_type for event_type in EventType if event_type not in CONNECTION_EVENTS]
+PUBLISHABLE = list(PUBLISHABLE_EVENTS)
 
 
 def _item_model(event_type: EventType) -> type[BaseModel]:
@@ -109,7 +109,7 @@ def item_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
         event_type = loc.pop(0) if loc and loc[0] in PAYLOAD_MODELS else None
         message = str(error["msg"])
         tag = (error.get("ctx") or {}).get("tag")
-        if error["type"] == "union_tag_invalid" and tag in CONNECTION_EVENTS:
+        if error["type"] == "union_tag_invalid" and tag in SERVER_OWNED_EVENTS:
             message = f"{tag} is sent by the server itself and cannot be published"
         if error["type"] == "union_tag_not_found":
             loc, message = ["type"], "type is missing (the event type, e.g. project.updated)"
