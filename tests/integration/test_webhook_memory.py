@@ -18,6 +18,7 @@ import pytest
 
 from tests.support.clients import Client
 from tests.support.github import PROJECT_ROOM, fixture, signed_headers
+from tests.support.net import eventually
 from tests.support.servers import LiveServer, ServerProcess, running
 from tests.support.tokens import token
 
@@ -125,3 +126,22 @@ async def test_a_delivery_without_a_usable_signature_is_refused_before_its_body_
         await asyncio.wait_for(reader.readuntil(b'"INVALID_SIGNATURE"'), 5)
     finally:
         writer.close()
+
+
+@pytest.mark.parametrize("path", ["/webhooks/github", "/api/events"])
+async def test_a_body_cut_short_is_a_refusal_not_a_server_error(child: ServerProcess, path: str) -> None:
+    """The client announces 100 KB, sends 10 bytes and hangs up: its doing, so no error line."""
+    headers = signed_headers("issues", b"{}") | {
+        "Authorization": f"Bearer {token('svc', role='service')}",
+        "Content-Length": "100000",
+    }
+    head = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{child.port}"]
+    head += [f"{name}: {value}" for name, value in headers.items()]
+    _, writer = await asyncio.open_connection("127.0.0.1", child.port)
+    writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + b"{" * 10)
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+    await eventually(lambda: "request_body_incomplete" in child.log(), timeout=5)
+    await child.stop()  # every line of that request written
+    assert child.trouble() == []
