@@ -23,6 +23,7 @@ DEV_CORS_ORIGINS = [
 ]
 MIN_SECRET_BYTES = 32
 MIN_ADMIN_PASSWORD_CHARS = 16
+PUBLISH_MAX_BATCH = 100  # events in one POST /api/events (routers.publish.MAX_BATCH)
 
 
 SettingsT = TypeVar("SettingsT", bound="PublisherSettings")
@@ -106,6 +107,11 @@ class Settings(PublisherSettings):
     github_webhook_secret: SecretStr | None = None
     github_project_resolver: str = ""
 
+    # Producers, issue 12 (routers/publish_limit.py): POST /api/events per publisher (token sub),
+    # per instance. The burst must hold the largest batch (routers.publish.MAX_BATCH, 100).
+    publish_rate: float = Field(default=100, gt=0, le=1_000_000)
+    publish_burst: int = Field(default=200, ge=1, le=1_000_000)
+
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
@@ -148,6 +154,13 @@ class Settings(PublisherSettings):
         if spec and not (sep and module and name.isidentifier()):
             raise ValueError("must be module:function, e.g. myapp.github:resolve_project")
         return spec
+
+    @field_validator("publish_burst")
+    @classmethod
+    def _burst_holds_a_batch(cls, burst: int) -> int:
+        if burst < PUBLISH_MAX_BATCH:
+            raise ValueError(f"must be at least {PUBLISH_MAX_BATCH}, the largest batch of POST /api/events")
+        return burst
 
     @model_validator(mode="after")
     def _production_rules(self) -> Settings:

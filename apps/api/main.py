@@ -28,6 +28,7 @@ from observability.admin_ui import enable_admin_ui
 from observability.metrics import Metrics, subscription_count
 from routers import contract, dashboard, dev, health, publish
 from routers import metrics as metrics_route
+from routers.publish_limit import PublishLimiter
 from serving import GracefulServer, uvicorn_options
 from webhooks import github as github_webhooks
 from webhooks.projects import load_project_resolver, set_project_resolver
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sio = sio
     app.state.transport = transport
     app.state.dedupe = dedupe
+    app.state.publish_limiter = PublishLimiter(settings.publish_rate, settings.publish_burst)
     app.state.redis_state = backends.state
     app.state.backends = backends
     app.state.manager = manager

@@ -202,11 +202,12 @@ export interface PrUpdated {
   changes: { [key: string]: unknown };
 }
 
-/** Who is connected to the room, on every instance. At most 1,000 users are listed, most connections first; the totals count all. */
+/** Who is connected to the room, on every instance. At most 1,000 users are listed, most connections first; the totals count all. `global` (everyone is in it) answers the totals only, except to admins. */
 export interface PresenceAck {
   status: "success";
   room: string;
-  users: PresenceUser[];
+  /** The users, most connections first (at most 1,000); absent for `global` unless the asker's role is admin */
+  users?: PresenceUser[] | null;
   total_users: number;
   total_connections: number;
 }

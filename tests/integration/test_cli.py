@@ -226,6 +226,8 @@ async def test_emit_from_another_process_without_redis_says_it_was_not_delivered
         (["emit", "workflow.progress", "--data", "{"], "--data is not JSON"),
         (["emit", "workflow.progress", "--set", "progress"], "expected FIELD=VALUE"),
         (["emit", "no.such.event"], "invalid choice"),
+        (["emit", "agent.connected"], "invalid choice"),  # server-owned
+        (["emit", "server.shutdown"], "invalid choice"),
     ],
 )
 async def test_emit_refuses_bad_input_in_one_line(args: list[str], message: str) -> None:

@@ -13,9 +13,10 @@ from tests.support.raw import RawSocket
 from tests.support.servers import LiveServer
 from tests.support.tokens import token
 from websocket.auth import Principal
-from websocket.rooms import Room, RoomKind, set_room_policy
+from websocket.rooms import MAX_ROOM_LENGTH, Room, RoomKind, set_room_policy
 
 PID = str(uuid.uuid4())
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
 
 async def test_subscribe_unsubscribe_and_debug_rooms(connect: ClientFactory) -> None:
@@ -104,6 +105,12 @@ BAD_PAYLOADS = [
     ("subscribe", [{"room": "project:123"}], "INVALID_ROOM"),
     ("subscribe", [{"room": "team:x"}], "INVALID_ROOM"),
     ("subscribe", [{"room": "x" * 300}], "INVALID_PAYLOAD"),
+    # One limit on length, the command model's: INVALID_ROOM from 161 to 200 characters before.
+    ("subscribe", [{"room": "user:" + "x" * (MAX_ROOM_LENGTH - 4)}], "INVALID_PAYLOAD"),
+    # Forms uuid.UUID accepts and the API refuses (they were canonicalised and joined before).
+    ("subscribe", [{"room": f"project:urn:{PID.replace('-', '')}"}], "INVALID_ROOM"),
+    ("subscribe", [{"room": f"project:{PID.translate(FULL_WIDTH)}"}], "INVALID_ROOM"),
+    ("presence", [{"room": f"workflow:{{{PID.replace('-', '')}}}"}], "INVALID_ROOM"),
     ("subscribe", [{"room": "global"}, {"room": "global"}], "INVALID_PAYLOAD"),
     ("unsubscribe", [{"room": "project:zzz"}], "INVALID_ROOM"),
     ("unsubscribe", [42], "INVALID_PAYLOAD"),

@@ -42,6 +42,7 @@ async def test_real_acknowledgements_match_their_schemas(connect: ClientFactory)
     )
     validator_for("SubscribeAck").validate(resumed)
     validator_for("PresenceAck").validate(await client.call("presence", {"room": f"project:{PROJECT}"}))
+    validator_for("PresenceAck").validate(await client.call("presence", {"room": "global"}))  # totals only
     validator_for("RoomAck").validate(await client.call("unsubscribe", {"room": f"project:{PROJECT}"}))
     validator_for("RoomsAck").validate(await client.call("debug:rooms", {}))
     for bad in ({"room": "nowhere"}, {"room": "user:someone-else"}, {"room": "global", "extra": 1}):

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from structlog.testing import capture_logs
 
+from events.broadcaster import get_broadcaster
 from tests.conftest import ClientFactory
 from tests.support.clients import Client
 from tests.support.github import (
@@ -99,6 +100,13 @@ async def watcher(connect: ClientFactory) -> Client:
     client = await connect(token("watcher", scopes=["projects:read"]))
     await client.subscribe(PROJECT_ROOM)
     return client
+
+
+def unseen(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload with a title no other delivery had: a body seen before is dropped as a replay."""
+    item = payload.get("pull_request") or payload["issue"]
+    item["title"] = f"{item['title']} ({uuid.uuid4()})"
+    return payload
 
 
 def broadcast_events(client: Client) -> list[tuple[str, Any]]:
@@ -222,7 +230,7 @@ async def test_a_redelivery_is_acknowledged_but_not_broadcast_twice(
     http: httpx.AsyncClient, watcher: Client
 ) -> None:
     delivery = str(uuid.uuid4())
-    payload = fixture("pull_request", "labeled")
+    payload = unseen(fixture("pull_request", "labeled"))
     first = await deliver(http, "pull_request", payload, delivery=delivery)
     again = await deliver(http, "pull_request", payload, delivery=delivery)
     assert first.status_code == again.status_code == 200
@@ -234,6 +242,49 @@ async def test_a_redelivery_is_acknowledged_but_not_broadcast_twice(
     await deliver(http, "issues", barrier)
     await watcher.wait_for("issue.created", lambda e: e["data"]["title"] == marker)
     assert [name for name, _ in broadcast_events(watcher)] == ["pr.updated", "issue.created"]
+
+
+async def test_a_signed_body_replayed_under_a_new_delivery_id_is_not_broadcast(
+    http: httpx.AsyncClient, watcher: Client
+) -> None:
+    """GitHub signs the body, not X-GitHub-Delivery: a captured delivery must not replay."""
+    body = json.dumps(unseen(fixture("issues", "labeled"))).encode()
+    first = await deliver(http, "issues", body)
+    replays = [await deliver(http, "issues", body) for _ in range(3)]  # a new delivery id each
+    assert first.json()["status"] == "broadcast"
+    for replay in replays:
+        assert replay.status_code == 200
+        assert replay.json()["status"] == "duplicate", replay.json()
+        assert replay.json()["event_id"] == first.json()["event_id"]
+    marker = f"barrier {uuid.uuid4()}"
+    barrier = fixture("issues", "opened")
+    barrier["issue"]["title"] = marker
+    await deliver(http, "issues", barrier)
+    await watcher.wait_for("issue.created", lambda e: e["data"]["title"] == marker)
+    assert [name for name, _ in broadcast_events(watcher)] == ["issue.updated", "issue.created"]
+
+
+async def test_a_delivery_that_failed_gives_back_both_keys(
+    server: LiveServer, http: httpx.AsyncClient, watcher: Client
+) -> None:
+    payload = unseen(fixture("issues", "closed"))
+    delivery = str(uuid.uuid4())
+    broadcaster = get_broadcaster()
+    broadcaster.detach()  # as if the delivery layer were down
+    try:
+        failed = await deliver(http, "issues", payload, delivery=delivery)
+    finally:
+        broadcaster.attach(server.app.state.transport, observer=server.app.state.metrics)
+    assert failed.status_code == 503 and failed.json()["detail"]["code"] == "DELIVERY_FAILED"
+    # GitHub's redelivery (same id, same body) goes out: neither key was kept by the failure.
+    redelivered = await deliver(http, "issues", payload, delivery=delivery)
+    assert redelivered.json()["status"] == "broadcast"
+    event = await watcher.wait_for("issue.closed")
+    assert event["id"] == redelivered.json()["event_id"]
+    # ...and from then on both keys hold.
+    again = await deliver(http, "issues", payload, delivery=delivery)
+    replayed = await deliver(http, "issues", payload)
+    assert again.json()["status"] == replayed.json()["status"] == "duplicate"
 
 
 @pytest.mark.parametrize(
@@ -305,7 +356,7 @@ async def test_the_host_application_decides_the_project(
     await elsewhere.subscribe(f"project:{other}")
     set_project_resolver(resolve)
     try:
-        routed = await deliver(http, "issues", fixture("issues", "opened"))
+        routed = await deliver(http, "issues", unseen(fixture("issues", "opened")))
         foreign = fixture("issues", "opened")
         foreign["repository"]["full_name"] = "someone/else"
         ignored = await deliver(http, "issues", foreign)

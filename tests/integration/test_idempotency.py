@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from events.broadcaster import get_broadcaster
+from events.broadcaster import EventBroadcaster, get_broadcaster
+from events.dedupe import MemoryDedupeStore
 from tests.conftest import ClientFactory
 from tests.support.servers import LiveServer
 from tests.support.tokens import token
@@ -48,3 +49,20 @@ async def test_a_failed_delivery_releases_its_key_for_the_retry(
     assert lost.ok is False and lost.duplicate is False and retried is True
     event = await watcher.wait_for("project.deleted")
     assert event["data"]["project_name"] == "retried"
+
+
+async def test_keys_claimed_together_are_given_back_when_one_was_taken(server: LiveServer) -> None:
+    """A repeat found on a later key releases the keys claimed before it, so none is held for nothing."""
+    store = MemoryDedupeStore()
+    broadcaster = EventBroadcaster(transport=server.app.state.transport, dedupe=store)
+    project_id = uuid.uuid4()
+    first = await broadcaster.publish_result(
+        ProjectDeleted(project_id=project_id, deleted_by="ops"), idempotency_key="b", also_once_per=["c"]
+    )
+    repeat = await broadcaster.publish_result(
+        ProjectDeleted(project_id=project_id, deleted_by="ops"), idempotency_key="a", also_once_per=["c"]
+    )
+    assert first.ok and not first.duplicate
+    assert repeat.duplicate and repeat.event_id == first.event_id
+    assert await store.claim("event:a", "probe", 60) is None  # "a" was given back
+    assert await store.claim("event:b", "probe", 60) == first.event_id

@@ -41,6 +41,31 @@ async def test_presence_on_one_instance(connect: Callable[..., Awaitable[Client]
     assert denied["code"] == "FORBIDDEN"
 
 
+async def test_global_presence_gives_totals_to_users_and_the_list_to_admins(
+    connect: Callable[..., Awaitable[Client]],
+) -> None:
+    """Everyone is in `global`: its member list would be every connected user id."""
+    tag = uuid.uuid4().hex[:8]
+    alice = await connect(token(f"alice-{tag}", scopes=()))
+    await connect(token(f"alice-{tag}", scopes=()))
+    bob = await connect(token(f"bob-{tag}", scopes=()))
+    admin = await connect(token(f"admin-{tag}", role="admin", scopes=()))
+
+    for asker in (alice, bob):
+        ack = await asker.call("presence", {"room": "global"})
+        assert ack["status"] == "success" and ack["room"] == "global"
+        assert "users" not in ack, ack
+        assert ack["total_users"] >= 3 and ack["total_connections"] >= 4
+        assert f"alice-{tag}" not in str(ack)
+
+    listed = await admin.call("presence", {"room": "global"})
+    assert {f"alice-{tag}": 2, f"bob-{tag}": 1, f"admin-{tag}": 1}.items() <= users(listed).items()
+    assert listed["total_users"] == len(listed["users"]) == len(users(listed))
+    # Other rooms keep listing their members to whoever may join them.
+    own = await bob.call("presence", {"room": f"user:bob-{tag}"})
+    assert users(own) == {f"bob-{tag}": 1}
+
+
 async def test_agent_lifecycle_on_one_instance(connect: Callable[..., Awaitable[Client]]) -> None:
     agent_id = str(uuid.uuid4())
     watcher = await connect(token("watcher", scopes=READ))

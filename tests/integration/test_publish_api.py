@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -9,12 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
+from structlog.testing import capture_logs
 
 from routers import publish
 from tests.conftest import ClientFactory
 from tests.support.clients import Client
 from tests.support.guide import run_shell, shell_block
-from tests.support.servers import LiveServer
+from tests.support.servers import LiveServer, running
 from tests.support.tokens import token
 
 PROJECT = uuid.uuid4()
@@ -112,6 +114,28 @@ async def test_an_invalid_item_fails_the_batch_with_per_item_errors(
 
 
 @pytest.mark.parametrize(
+    ("event_type", "data"),
+    [
+        ("agent.connected", {"agent_id": str(uuid.uuid4())}),
+        ("agent.disconnected", {"agent_id": str(uuid.uuid4()), "reason": "forged"}),
+        ("connection.error", {"code": "AUTH_EXPIRED", "message": "forged"}),
+        ("subscription.revoked", {"room": ROOM, "reason": "forged"}),
+        ("server.shutdown", {"reason": "forged", "reconnect_delay_ms": 0}),
+    ],
+)
+async def test_server_owned_event_types_cannot_be_published(
+    http: httpx.AsyncClient, watcher: Client, event_type: str, data: dict[str, Any]
+) -> None:
+    admin = token("root", role="admin", scopes=())  # not even an admin
+    for body in ({"type": event_type, "data": data}, [deleted(), {"type": event_type, "data": data}]):
+        response = await http.post("/api/events", json=body, headers=auth(admin))
+        assert response.status_code == 400
+        [error] = response.json()["detail"]["errors"]
+        assert error["message"] == f"{event_type} is sent by the server itself and cannot be published"
+    await assert_nothing_before_barrier(http, watcher)
+
+
+@pytest.mark.parametrize(
     ("body", "message"),
     [
         (b"{broken", "body is not valid JSON"),
@@ -191,6 +215,25 @@ async def test_a_repeated_idempotency_key_is_answered_but_not_broadcast(
     await assert_nothing_before_barrier_after(http, watcher, expected=[a["id"], c["id"]])
 
 
+async def test_idempotency_keys_of_different_publishers_never_collide(
+    http: httpx.AsyncClient, watcher: Client
+) -> None:
+    """A sub may contain ':': `a` with key `b:c` and `a:b` with key `c` are different events."""
+    tag = uuid.uuid4().hex[:8]
+    first, second = token(tag, role="service"), token(f"{tag}:b", role="service")
+    one = await http.post("/api/events", json={**deleted(), "idempotency_key": "b:c"}, headers=auth(first))
+    two = await http.post("/api/events", json={**deleted(), "idempotency_key": "c"}, headers=auth(second))
+    (a,), (b,) = one.json()["events"], two.json()["events"]
+    assert (a["duplicate"], b["duplicate"]) == (False, False)
+    assert a["id"] != b["id"]
+    await assert_nothing_before_barrier_after(http, watcher, expected=[a["id"], b["id"]])
+
+
+def test_idempotency_keys_are_length_prefixed() -> None:
+    assert publish.idempotency_key("a", "b:c") == "api:1:a:b:c"
+    assert publish.idempotency_key("a:b", "c") == "api:3:a:b:c"
+
+
 async def assert_nothing_before_barrier_after(
     http: httpx.AsyncClient, client: Client, expected: list[str]
 ) -> None:
@@ -208,7 +251,7 @@ async def test_openapi_documents_the_request_schema(http: httpx.AsyncClient) -> 
     mapping = single["discriminator"]["mapping"]
     assert single["discriminator"]["propertyName"] == "type"
     assert set(mapping) == {t.value for t in publish.PUBLISHABLE}
-    assert "connection.established" not in mapping
+    assert "connection.established" not in mapping and "agent.connected" not in mapping
     assert batch["type"] == "array" and batch["maxItems"] == 100
     item = spec["components"]["schemas"]["PublishPrCreated"]
     assert item["properties"]["data"] == {"$ref": "#/components/schemas/PrCreated"}
@@ -225,3 +268,40 @@ async def test_the_guides_curl_command_publishes(server: LiveServer, connect: Cl
     assert code == 0 and '"delivered":true' in output, output
     event = await watcher.wait_for("project.updated")
     assert (event["data"]["status"], event["data"]["updated_by"]) == ("deploying", "deploy-bot")
+
+
+async def test_publishing_is_rate_limited_per_publisher() -> None:
+    """PUBLISH_RATE=2, PUBLISH_BURST=100: a full batch fits, the next event waits half a second."""
+    bot, other = token("rate-bot", role="service"), token("rate-other", role="service")
+    async with running(LiveServer(publish_rate=2, publish_burst=100)) as limited:
+        watcher = await Client().connect(limited.url, token("watcher", scopes=["projects:read"]))
+        try:
+            await watcher.subscribe(ROOM)
+            async with httpx.AsyncClient(base_url=limited.url) as http:
+                full = await http.post("/api/events", json=[deleted("burst")] * 100, headers=auth(bot))
+                assert full.status_code == 202
+                with capture_logs() as logs:
+                    over = await http.post("/api/events", json=deleted("over"), headers=auth(bot))
+                    again = await http.post("/api/events", json=deleted("over"), headers=auth(bot))
+                assert over.status_code == again.status_code == 429
+                assert over.headers["Retry-After"] == "1"
+                detail = over.json()["detail"]
+                assert (detail["code"], detail["retryable"]) == ("RATE_LIMITED", True)
+                assert "2 events per second" in detail["message"]
+                # One audit line for the two refusals (the next comes after REPORT_INTERVAL).
+                audit = [e for e in logs if e["event"] == "events_publish_rate_limited"]
+                assert [(e["user_id"], e["code"], e["refused"]) for e in audit] == [
+                    ("rate-bot", "RATE_LIMITED", 1)
+                ]
+                # Another publisher is not held back.
+                marker = f"barrier {uuid.uuid4()}"
+                barrier = await http.post("/api/events", json=deleted(marker), headers=auth(other))
+                assert barrier.status_code == 202
+                await watcher.wait_for("project.deleted", lambda e: e["data"]["project_name"] == marker)
+                names = [e["data"]["project_name"] for e in watcher.received("project.deleted")]
+                assert names == ["burst"] * 100 + [marker]  # nothing of the refused requests
+                await asyncio.sleep(float(over.headers["Retry-After"]))  # honouring it is enough
+                later = await http.post("/api/events", json=deleted("later"), headers=auth(bot))
+                assert later.status_code == 202
+        finally:
+            await watcher.close()

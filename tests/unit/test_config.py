@@ -10,7 +10,8 @@ STRONG = "x" * 32
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("ENVIRONMENT", "JWT_SECRET_KEY", "JWT_ALGORITHM", "CORS_ORIGINS", "REDIS_URL", "PORT",
-                 "GITHUB_WEBHOOK_SECRET", "GITHUB_PROJECT_RESOLVER", "DEDUPE_WINDOW"):  # fmt: skip
+                 "GITHUB_WEBHOOK_SECRET", "GITHUB_PROJECT_RESOLVER", "DEDUPE_WINDOW", "PUBLISH_RATE",
+                 "PUBLISH_BURST"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir("/")  # no .env file
 
@@ -110,6 +111,18 @@ def test_trusted_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_settings().trusted_proxies == ["10.0.0.0/8", "127.0.0.1", "::1"]
     monkeypatch.setenv("TRUSTED_PROXIES", "my-proxy.local")
     with pytest.raises(SettingsError, match="TRUSTED_PROXIES"):
+        load_settings()
+
+
+def test_publish_limit_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert (settings.publish_rate, settings.publish_burst) == (100, 200)
+    monkeypatch.setenv("PUBLISH_BURST", "99")
+    with pytest.raises(SettingsError, match="PUBLISH_BURST: must be at least 100, the largest batch"):
+        load_settings()
+    monkeypatch.setenv("PUBLISH_BURST", "100")
+    monkeypatch.setenv("PUBLISH_RATE", "0")
+    with pytest.raises(SettingsError, match="PUBLISH_RATE"):
         load_settings()
 
 

@@ -9,7 +9,7 @@ import pytest
 from tests.support.github import PROJECT_ID, fixture
 from webhooks.github_events import MappingError, github_uuid, to_event
 from webhooks.projects import default_project_resolver
-from webhooks.signature import sign, verify
+from webhooks.signature import matches, new_mac, sign, verify, well_formed
 from websocket.models import PrClosed, PrCreated, PrUpdated
 
 SECRET = b"It's a Secret to Everybody"
@@ -34,6 +34,31 @@ def test_signature_matches_githubs_documented_example() -> None:
 )
 def test_signature_refuses_missing_or_foreign_headers(header: str | None) -> None:
     assert not verify(SECRET, b"Hello, World!", header)
+
+
+def test_a_signature_fed_in_chunks_is_the_signature_of_the_whole() -> None:
+    mac = new_mac(SECRET)
+    for chunk in (b"Hello", b", ", b"World!"):
+        mac.update(chunk)
+    assert matches(mac, sign(SECRET, b"Hello, World!"))
+    assert matches(mac, " " + sign(SECRET, b"Hello, World!") + "\n")  # as header values arrive
+
+
+@pytest.mark.parametrize(
+    ("header", "shape_ok"),
+    [
+        (None, False),
+        ("", False),
+        ("sha256=", False),
+        ("sha1=757107ea0eb2509fc211221cce984b8a37570b6d", False),
+        ("sha256=" + "A" * 64, False),  # GitHub sends lower case; upper case never matches hexdigest()
+        ("sha256=" + "a" * 63, False),
+        ("sha256=" + "a" * 65, False),
+        ("sha256=" + "a" * 64, True),
+    ],
+)
+def test_only_a_well_formed_header_gets_the_body_read(header: str | None, shape_ok: bool) -> None:
+    assert well_formed(header) is shape_ok
 
 
 def test_signature_refuses_another_body_or_secret() -> None:

@@ -12,6 +12,8 @@ from websocket.envelope import OutboundEvent
 from websocket.models import (
     CONNECTION_EVENTS,
     PAYLOAD_MODELS,
+    PUBLISHABLE_EVENTS,
+    SERVER_OWNED_EVENTS,
     AiSuggestion,
     EventEnvelope,
     EventType,
@@ -42,10 +44,19 @@ def test_every_event_type_has_exactly_one_model() -> None:
         assert model.event_type is event_type
 
 
-def test_broadcaster_has_a_method_per_non_connection_event() -> None:
+def test_broadcaster_has_a_method_per_publishable_event() -> None:
     for event_type in EventType:
         name = "broadcast_" + event_type.value.replace(".", "_")
-        assert hasattr(EventBroadcaster, name) is (event_type not in CONNECTION_EVENTS), name
+        assert hasattr(EventBroadcaster, name) is (event_type in PUBLISHABLE_EVENTS), name
+
+
+def test_server_owned_events_are_agent_presence_and_the_server_families() -> None:
+    assert {t.value for t in SERVER_OWNED_EVENTS} == {
+        "agent.connected", "agent.disconnected", "connection.established", "connection.error",
+        "subscription.revoked", "server.shutdown",
+    }  # fmt: skip
+    assert CONNECTION_EVENTS <= SERVER_OWNED_EVENTS
+    assert set(PUBLISHABLE_EVENTS) == set(EventType) - SERVER_OWNED_EVENTS
 
 
 def test_broadcast_method_signature_mirrors_the_model() -> None:

@@ -9,6 +9,8 @@ from websocket.errors import ErrorCode, WebSocketError
 from websocket.rooms import Room, RoomKind, auto_rooms, default_room_policy, parse_room, room_name
 
 PID = "550e8400-e29b-41d4-a716-446655440000"
+HEX = PID.replace("-", "")
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
 
 @pytest.mark.parametrize(
@@ -18,6 +20,7 @@ PID = "550e8400-e29b-41d4-a716-446655440000"
         ("user:u-1", Room(RoomKind.USER, "u-1")),
         (f"project:{PID}", Room(RoomKind.PROJECT, PID)),
         (f"project:{PID.upper()}", Room(RoomKind.PROJECT, PID)),
+        (f"project:{PID[:9]}E29B{PID[13:]}", Room(RoomKind.PROJECT, PID)),
         (f"agent:{PID}", Room(RoomKind.AGENT, PID)),
         (f"workflow:{PID}", Room(RoomKind.WORKFLOW, PID)),
     ],
@@ -50,6 +53,30 @@ def test_valid_rooms(name: str, expected: Room) -> None:
 def test_invalid_rooms(name: str) -> None:
     with pytest.raises(WebSocketError) as info:
         parse_room(name)
+    assert info.value.code is ErrorCode.INVALID_ROOM
+
+
+# Spellings Python's uuid.UUID accepts besides the canonical one (those of 36
+# characters were accepted and canonicalised before): the API refuses them all.
+NON_CANONICAL_IDS = {
+    "urn prefix, 36 characters": f"urn:{HEX}",
+    "urn:uuid prefix": f"urn:uuid:{PID}",
+    "uuid prefix": f"uuid:{HEX}",
+    "braces around the canonical form": f"{{{PID}}}",
+    "hyphen-less": HEX,
+    "hyphens elsewhere": f"{HEX[:8]}-{HEX[8:12]}{HEX[12:16]}-{HEX[16:20]}-{HEX[20:]}-",
+    "full-width digits": PID.translate(FULL_WIDTH),
+    "one full-width digit": "５" + PID[1:],
+    "arabic-indic digit": "\u0665" + PID[1:],
+    "trailing newline": PID + "\n",
+}
+
+
+@pytest.mark.parametrize("kind", ["project", "agent", "workflow"])
+@pytest.mark.parametrize("room_id", NON_CANONICAL_IDS.values(), ids=NON_CANONICAL_IDS.keys())
+def test_only_the_canonical_ascii_uuid_form_is_a_room_id(kind: str, room_id: str) -> None:
+    with pytest.raises(WebSocketError) as info:
+        parse_room(f"{kind}:{room_id}")
     assert info.value.code is ErrorCode.INVALID_ROOM
 
 

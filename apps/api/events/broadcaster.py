@@ -215,22 +215,33 @@ class EventBroadcaster:
         return (await self.publish_result(payload, rooms=rooms, idempotency_key=idempotency_key)).ok
 
     async def publish_result(
-        self, payload: Payload, *, rooms: Sequence[str] | None = None, idempotency_key: str | None = None
+        self,
+        payload: Payload,
+        *,
+        rooms: Sequence[str] | None = None,
+        idempotency_key: str | None = None,
+        also_once_per: Sequence[str] = (),
     ) -> PublishResult:
-        """`publish`, telling the event's id; a repeated key answers with the first event's id."""
+        """`publish`, telling the event's id; a repeated key answers with the first event's id.
+
+        `also_once_per`: further keys claimed with `idempotency_key`; the event is a
+        repeat when any of them was claimed earlier (a webhook is deduplicated on
+        its delivery id and on its body). All are given back if delivery fails.
+        """
         event = OutboundEvent.create(payload)
         targets = list(rooms) if rooms is not None else payload.target_rooms()
-        claim = f"event:{idempotency_key}" if idempotency_key is not None else None
-        if claim is not None:
-            earlier = await claim_or_proceed(self.dedupe, claim, event.id, self.dedupe_window)
-            if earlier is not None:
-                log.info(
-                    "event_duplicate_dropped",
-                    event_type=event.type.value,
-                    event_id=earlier,
-                    idempotency_key=idempotency_key,
-                )
-                return PublishResult(earlier, True, tuple(targets), duplicate=True)
+        keys = [idempotency_key, *also_once_per] if idempotency_key is not None else list(also_once_per)
+        claims = [f"event:{key}" for key in keys]
+        earlier = await self._claim_all(claims, event.id)
+        if earlier is not None:
+            log.info(
+                "event_duplicate_dropped",
+                event_type=event.type.value,
+                event_id=earlier,
+                idempotency_key=idempotency_key,
+                also_once_per=list(also_once_per) or None,
+            )
+            return PublishResult(earlier, True, tuple(targets), duplicate=True)
         started = time.perf_counter()
         transport = self.transport
         try:
@@ -247,9 +258,10 @@ class EventBroadcaster:
         duration = time.perf_counter() - started
         if self._observer is not None:
             self._observer.event_broadcast(event.type.value, success, duration)
-        if claim is not None and not success:
-            # Not delivered: let a retry with the same key try again.
-            await release_quietly(self.dedupe, claim)
+        if not success:
+            # Not delivered: let a retry with the same keys try again.
+            for claim in claims:
+                await release_quietly(self.dedupe, claim)
         # Debug when delivered: a line per event costs more than the rest of a
         # publish at high rates, and ws_events_broadcast_total counts them.
         (log.debug if success else log.warning)(
@@ -262,6 +274,17 @@ class EventBroadcaster:
             duration_ms=round(duration * 1000, 3),
         )
         return PublishResult(event.id, success, tuple(targets))
+
+    async def _claim_all(self, claims: list[str], event_id: str) -> str | None:
+        """Claim every key for `event_id`; on the first one claimed earlier, give back those
+        just taken and return the earlier claim's event id."""
+        for taken, claim in enumerate(claims):
+            earlier = await claim_or_proceed(self.dedupe, claim, event_id, self.dedupe_window)
+            if earlier is not None:
+                for mine in claims[:taken]:
+                    await release_quietly(self.dedupe, mine)
+                return earlier
+        return None
 
     async def revoke_room(
         self, user_id: str, room: str, reason: str = "Access to this room was revoked"
@@ -300,12 +323,12 @@ class EventBroadcaster:
         )
         return success
 
-    # One method per event type; keyword arguments are the payload model's fields.
+    # One method per publishable event type; keyword arguments are the payload model's fields.
+    # None for server-owned types (websocket.models.SERVER_OWNED_EVENTS): agent.connected and
+    # agent.disconnected follow agents' connections, and the server sends them itself.
     broadcast_project_updated = _broadcast_method(EventType.PROJECT_UPDATED)
     broadcast_project_deleted = _broadcast_method(EventType.PROJECT_DELETED)
     broadcast_agent_status_changed = _broadcast_method(EventType.AGENT_STATUS_CHANGED)
-    broadcast_agent_connected = _broadcast_method(EventType.AGENT_CONNECTED)
-    broadcast_agent_disconnected = _broadcast_method(EventType.AGENT_DISCONNECTED)
     broadcast_workflow_started = _broadcast_method(EventType.WORKFLOW_STARTED)
     broadcast_workflow_progress = _broadcast_method(EventType.WORKFLOW_PROGRESS)
     broadcast_workflow_completed = _broadcast_method(EventType.WORKFLOW_COMPLETED)

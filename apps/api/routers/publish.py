@@ -6,9 +6,12 @@ payload models as `broadcast_*` and published through the same broadcaster.
 All or nothing: if any item is invalid, none is published and the answer
 lists every problem with the index of its item.
 
-Allowed for tokens with scope `events:publish` or role `service` or `admin`.
+Allowed for tokens with scope `events:publish` or role `service` or `admin`,
+at most `PUBLISH_RATE` events per second per publisher (`routers.publish_limit`).
 An optional `idempotency_key` per event makes retries safe: a repeat within
 the dedupe window is answered with the first event's id and not broadcast again.
+Keys belong to their publisher, stored as `api:<length of sub>:<sub>:<key>`: a
+`sub` may contain `:`, and without the length `a` + `b:c` would be `a:b` + `c`.
 """
 
 from __future__ import annotations
@@ -21,19 +24,23 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model
 
+from config import PUBLISH_MAX_BATCH
 from events.broadcaster import get_broadcaster
 from logging_setup import get_logger
 from routers.body import limited_route
+from routers.publish_limit import Refusal
+from websocket import audit
 from websocket.auth import CurrentUser, Principal
-from websocket.models import CONNECTION_EVENTS, PAYLOAD_MODELS, EventType
+from websocket.errors import ErrorCode
+from websocket.models import PAYLOAD_MODELS, PUBLISHABLE_EVENTS, SERVER_OWNED_EVENTS, EventType
 
 log = get_logger("routers.publish")
 
-MAX_BATCH = 100
+MAX_BATCH = PUBLISH_MAX_BATCH
 MAX_BODY = 1024 * 1024
 PUBLISH_SCOPE = "events:publish"
 PUBLISHER_ROLES = frozenset({"service", "admin"})
-PUBLISHABLE = [event_type for event_type in EventType if event_type not in CONNECTION_EVENTS]
+PUBLISHABLE = list(PUBLISHABLE_EVENTS)
 
 
 def _item_model(event_type: EventType) -> type[BaseModel]:
@@ -109,7 +116,7 @@ def item_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
         event_type = loc.pop(0) if loc and loc[0] in PAYLOAD_MODELS else None
         message = str(error["msg"])
         tag = (error.get("ctx") or {}).get("tag")
-        if error["type"] == "union_tag_invalid" and tag in CONNECTION_EVENTS:
+        if error["type"] == "union_tag_invalid" and tag in SERVER_OWNED_EVENTS:
             message = f"{tag} is sent by the server itself and cannot be published"
         if error["type"] == "union_tag_not_found":
             loc, message = ["type"], "type is missing (the event type, e.g. project.updated)"
@@ -120,6 +127,27 @@ def item_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
         field = ".".join(str(part) for part in loc) or None
         out.append({"index": index, "type": event_type, "field": field, "message": message})
     return out
+
+
+def idempotency_key(publisher: str, key: str) -> str:
+    """The dedupe key of a publisher's idempotency key; length-prefixed, so no two pairs meet."""
+    return f"api:{len(publisher)}:{publisher}:{key}"
+
+
+def _rate_limited(request: Request, user: Principal, refusal: Refusal, events: int) -> JSONResponse:
+    if refusal.report:
+        client = request.client.host if request.client else "unknown"
+        audit.denied(
+            "events_publish_rate_limited", ErrorCode.RATE_LIMITED, client_addr=client, user_id=user.id,
+            refused=refusal.report, status=429,
+        )  # fmt: skip
+    limiter = request.app.state.publish_limiter
+    message = (
+        f"more than {limiter.rate:g} events per second (bursts of {limiter.burst}) from this publisher; "
+        f"nothing of these {events} was published, retry in {refusal.retry_after} s"
+    )
+    detail = {"code": ErrorCode.RATE_LIMITED.value, "message": message, "retryable": True}
+    return JSONResponse({"detail": detail}, 429, headers={"Retry-After": str(refusal.retry_after)})
 
 
 class PublishRoute(limited_route(MAX_BODY)):  # type: ignore[misc]
@@ -150,6 +178,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "`AUTH_REQUIRED`, `AUTH_INVALID` or `AUTH_EXPIRED`"},
     403: {"description": "`FORBIDDEN`: the token lacks scope events:publish (or role service/admin)"},
     413: {"description": "`PAYLOAD_TOO_LARGE`: body over 1 MiB"},
+    429: {"description": "`RATE_LIMITED` (`retryable: true`): over PUBLISH_RATE; see `Retry-After`"},
     503: {"description": "`DELIVERY_FAILED`: `detail.events` says which were not delivered; retry those"},
 }
 
@@ -166,12 +195,16 @@ async def publish_events(
         PublishBody, Body(title="Events", description=f"One event or an array of 1 to {MAX_BATCH}")
     ],
     user: Annotated[Principal, Depends(_publisher)],
+    request: Request,
 ) -> Published | JSONResponse:
     items: list[Any] = body if isinstance(body, list) else [body]
+    refusal = request.app.state.publish_limiter.charge(user.id, len(items))
+    if refusal is not None:
+        return _rate_limited(request, user, refusal, len(items))
     broadcaster = get_broadcaster()
     published = []
     for item in items:  # in order: events to one room arrive in the order they were published
-        key = f"api:{user.id}:{item.idempotency_key}" if item.idempotency_key else None
+        key = idempotency_key(user.id, item.idempotency_key) if item.idempotency_key else None
         result = await broadcaster.publish_result(item.data, idempotency_key=key)
         published.append(
             PublishedEvent(

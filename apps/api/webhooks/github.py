@@ -1,13 +1,17 @@
 """`POST /webhooks/github`: GitHub deliveries in, `pr.*` and `issue.*` events out.
 
 Order of checks, each answering before the next runs: a secret must be
-configured (503), the body must fit (413), the signature must match (401),
-the delivery must name its event and id (400), the body must be JSON (400).
-Then `ping` is answered, unhandled event types are acknowledged and ignored
-(202), the repository is resolved to a project (202 when it is not ours), the
-payload is mapped (400 when it lacks a field) and the event is published once
-per `X-GitHub-Delivery` within the dedupe window (a redelivery is answered
-200 `duplicate`). One log line per delivery says what happened.
+configured (503), `X-Hub-Signature-256` must be there and well formed (401,
+before the body is read), the body must fit (413) and match the signature
+(401; it streams through the HMAC, see `webhooks.signed_body`), the delivery
+must name its event and id (400), the body must be JSON (400). Then `ping` is
+answered, unhandled event types are acknowledged and ignored (202), the
+repository is resolved to a project (202 when it is not ours), the payload is
+mapped (400 when it lacks a field) and the event is published once per
+`X-GitHub-Delivery` and once per body within the dedupe window (a repeat of
+either is answered 200 `duplicate`). GitHub signs the body, not the delivery
+id: without the body key, a captured delivery replayed under a new id would
+be broadcast again. One log line per delivery says what happened.
 """
 
 from __future__ import annotations
@@ -25,26 +29,25 @@ from pydantic import ValidationError
 from config import Settings
 from events.broadcaster import get_broadcaster
 from logging_setup import get_logger
-from routers.body import read_body
 from webhooks.github_events import HANDLED_EVENTS, MappingError, to_event
 from webhooks.projects import get_project_resolver
-from webhooks.signature import SIGNATURE_HEADER, verify
+from webhooks.signed_body import read_signed
 
 log = get_logger("webhooks.github")
 router = APIRouter(tags=["webhooks"])
 
 PATH = "/webhooks/github"
-# GitHub caps webhook payloads at 25 MB.
+# GitHub caps webhook payloads at 25 MB (and does not send larger ones); 25 MiB is above that.
 MAX_BODY = 25 * 1024 * 1024
 NOT_CONFIGURED = "GITHUB_WEBHOOK_SECRET is not set on this server, so every delivery is refused"
 
 _ERROR = {"content": {"application/json": {"example": {"detail": {"code": "…", "message": "…"}}}}}
 RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "`ping` answered, event broadcast, or redelivery acknowledged (`duplicate`)"},
+    200: {"description": "`ping` answered, event broadcast, or a repeat acknowledged (`duplicate`)"},
     202: {"description": "Acknowledged and ignored: event type not handled, or repository not ours"},
     400: {"description": "`INVALID_PAYLOAD`: a header missing, body not JSON, a field missing", **_ERROR},
     401: {"description": "`INVALID_SIGNATURE`: X-Hub-Signature-256 missing or wrong", **_ERROR},
-    413: {"description": "`PAYLOAD_TOO_LARGE`: body over 25 MB", **_ERROR},
+    413: {"description": "`PAYLOAD_TOO_LARGE`: body over 25 MiB", **_ERROR},
     503: {"description": "`WEBHOOK_NOT_CONFIGURED` or `DELIVERY_FAILED` (redeliver later)", **_ERROR},
 }
 
@@ -64,7 +67,7 @@ def log_configuration(settings: Settings) -> None:
     emit("github_webhooks_refused", reason=NOT_CONFIGURED, path=PATH, fix="set GITHUB_WEBHOOK_SECRET")
 
 
-def _parse(body: bytes, content_type: str) -> Mapping[str, Any]:
+def _parse(body: bytes | bytearray, content_type: str) -> Mapping[str, Any]:
     """The delivery's JSON; GitHub's form encoding (payload=<json>) is accepted too."""
     if content_type.startswith("application/x-www-form-urlencoded"):
         fields = parse_qs(body.decode("utf-8", "replace"))
@@ -82,12 +85,12 @@ async def _handle(request: Request, github_event: str, delivery: str) -> tuple[i
     secret: bytes | None = request.app.state.settings.webhook_secret
     if secret is None:
         raise _refuse(503, "WEBHOOK_NOT_CONFIGURED", NOT_CONFIGURED)
-    body = await read_body(request, MAX_BODY)
-    if not verify(secret, body, request.headers.get(SIGNATURE_HEADER)):
-        raise _refuse(401, "INVALID_SIGNATURE", f"{SIGNATURE_HEADER} is missing or does not match the body")
+    signed = await read_signed(request, secret, MAX_BODY)
     if not github_event or not delivery:
         raise _refuse(400, "INVALID_PAYLOAD", "X-GitHub-Event and X-GitHub-Delivery headers are required")
-    payload = _parse(body, request.headers.get("content-type", ""))
+    payload = _parse(signed.body, request.headers.get("content-type", ""))
+    digest = signed.digest
+    del signed  # from here on the parsed payload is all that is needed: free the raw body
     if github_event == "ping":
         return 200, {"status": "pong", "zen": payload.get("zen")}
     if github_event not in HANDLED_EVENTS:
@@ -106,7 +109,9 @@ async def _handle(request: Request, github_event: str, delivery: str) -> tuple[i
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise _refuse(400, "INVALID_PAYLOAD", f"{where}: {first['msg']}") from None
-    result = await get_broadcaster().publish_result(event, idempotency_key=f"github-delivery:{delivery}")
+    result = await get_broadcaster().publish_result(
+        event, idempotency_key=f"github-delivery:{delivery}", also_once_per=[f"github-body:{digest}"]
+    )
     answer = {"event": event.event_type.value, "event_id": result.event_id, "rooms": list(result.rooms)}
     if result.duplicate:
         return 200, {"status": "duplicate", **answer}

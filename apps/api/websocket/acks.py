@@ -60,9 +60,14 @@ class PresenceAck(RoomAck):
     """Who is connected to the room, on every instance.
 
     At most 1,000 users are listed, most connections first; the totals count all.
+    `global` (everyone is in it) answers the totals only, except to admins.
     """
 
-    users: list[PresenceUser]
+    users: list[PresenceUser] | None = Field(
+        default=None,
+        description="The users, most connections first (at most 1,000); absent for `global` "
+        "unless the asker's role is admin",
+    )
     total_users: int
     total_connections: int
 

@@ -24,10 +24,10 @@ from contract.samples import sample_payload
 from events.broadcaster import get_broadcaster
 from logging_setup import configure_logging
 from websocket.auth import DEV_SCOPES, mint_token
-from websocket.models import CONNECTION_EVENTS, EventType
+from websocket.models import PUBLISHABLE_EVENTS, EventType
 from websocket.tail import Tail, fetch_dev_token
 
-EMITTABLE = [t.value for t in EventType if t not in CONNECTION_EVENTS]
+EMITTABLE = [t.value for t in PUBLISHABLE_EVENTS]
 MISSING_KEY_HELP = """\
 error: JWT_SECRET_KEY is not set, so there is nothing to sign a token with.
 A server without it signs with a throw-away secret of its own, which no other

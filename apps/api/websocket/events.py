@@ -329,8 +329,8 @@ class SocketHandlers:
         return {"status": "success", "room": name}
 
     async def presence(self, conn: Connection, cmd: RoomCommand) -> Ack:
-        """Who is in a room: allowed to anyone who may join it."""
-        return await self.rooms.members(await self._allowed_room(conn, cmd.room))
+        """Who is in a room: totals to anyone who may join it, the list as `lists_members` says."""
+        return await self.rooms.members(await self._allowed_room(conn, cmd.room), conn.user)
 
     async def debug_rooms(self, conn: Connection, cmd: EmptyCommand) -> Ack:
         return {"status": "success", "rooms": sorted(self.subscriptions(conn.sid))}

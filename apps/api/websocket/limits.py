@@ -53,14 +53,18 @@ class TokenBucket:
         self.tokens = capacity
         self.stamp = time.monotonic() if now is None else now
 
-    def take(self, now: float | None = None) -> bool:
+    def take(self, now: float | None = None, cost: float = 1) -> bool:
         now = time.monotonic() if now is None else now
         self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
+        if self.tokens >= cost:
+            self.tokens -= cost
             return True
         return False
+
+    def wait(self, cost: float = 1) -> float:
+        """Seconds until `cost` tokens will be there (0 if they are), as of the last `take`."""
+        return max(0.0, (cost - self.tokens) / self.rate)
 
 
 class Verdict(Enum):

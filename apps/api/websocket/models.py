@@ -15,7 +15,7 @@ from uuid import UUID
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from websocket.replay import Replay
-from websocket.rooms import RoomKind, room_name
+from websocket.rooms import MAX_ROOM_LENGTH, RoomKind, room_name
 
 
 class EventType(StrEnum):
@@ -366,8 +366,7 @@ PAYLOAD_MODELS: dict[EventType, type[Payload]] = {
 }  # fmt: skip
 
 # Event types the server itself addresses to single connections (their envelope's
-# room is null). They are never broadcast to rooms, so the broadcaster has no
-# broadcast_* method for them and publishing APIs refuse them.
+# room is null). They are never broadcast to rooms; all are server-owned (below).
 CONNECTION_EVENTS = frozenset(
     {
         EventType.CONNECTION_ESTABLISHED,
@@ -376,6 +375,20 @@ CONNECTION_EVENTS = frozenset(
         EventType.SERVER_SHUTDOWN,
     }
 )
+
+
+# Event types only the server may send: what it says about a connection, a
+# subscription or itself, and agents coming and going (derived from their
+# connections: a published agent.connected would announce an agent nobody can
+# see leave). Every way in from outside (POST /api/events, the CLI's emit) refuses
+# them; the broadcaster has no broadcast_* method for them. By family, so a new
+# `server.*` type is server-owned without anyone remembering to add it.
+SERVER_OWNED_FAMILIES = ("connection.", "subscription.", "server.")
+SERVER_OWNED_EVENTS = frozenset(
+    {EventType.AGENT_CONNECTED, EventType.AGENT_DISCONNECTED}
+    | {event_type for event_type in EventType if event_type.value.startswith(SERVER_OWNED_FAMILIES)}
+)
+PUBLISHABLE_EVENTS = tuple(event_type for event_type in EventType if event_type not in SERVER_OWNED_EVENTS)
 
 
 class EventEnvelope(BaseModel):
@@ -404,7 +417,7 @@ class Command(BaseModel):
 
 
 class RoomCommand(Command):
-    room: str = Field(min_length=1, max_length=200)
+    room: str = Field(min_length=1, max_length=MAX_ROOM_LENGTH)
 
 
 class SincePosition(Command):

@@ -1,10 +1,6 @@
 """Presence shared through Redis, with entries that outlive no crashed instance.
 
-Keys (prefix `p`):
-  p:presence:{<room>}        hash  "<instance>|<user>" -> connections
-  p:presence:instances       zset  instance -> last heartbeat (ms)
-  p:presence:rooms:<inst>    set   rooms where the instance has entries
-
+The keys, and how each is kept bounded, are in `websocket.presence_keys`.
 An instance heartbeats every `heartbeat` seconds; one silent for three
 heartbeats counts as gone: readers ignore its entries at once, and the first
 live instance to notice sweeps them away (announcing `agent.disconnected` for
@@ -26,49 +22,34 @@ from redis.asyncio.client import Pipeline
 
 from logging_setup import get_logger
 from websocket.presence import AGENT_ONLINE, AgentGone, LocalCounts
+from websocket.presence_keys import ADJUST_LUA, KEY_TTL, SWEEP_LOCK_MS, PresenceKeys
 from websocket.redis_bus import PublishError, RedisPublisher
 
 log = get_logger("websocket.presence")
 
 MISSED_HEARTBEATS = 3
 
-# Adjust one (instance, user) entry; with ARGV[6] == "1" return the user's total over live instances.
-ADJUST_LUA = """
-local field = ARGV[1] .. '|' .. ARGV[2]
-local n = redis.call('HINCRBY', KEYS[1], field, ARGV[3])
-if n <= 0 then redis.call('HDEL', KEYS[1], field) else redis.call('SADD', KEYS[3], ARGV[5]) end
-if ARGV[6] ~= '1' then return n end
-local total = 0
-for _, inst in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[4], '+inf')) do
-  local c = redis.call('HGET', KEYS[1], inst .. '|' .. ARGV[2])
-  if c then total = total + tonumber(c) end
-end
-return total
-"""
-
 
 class RedisPresence:
-    def __init__(self, publisher: RedisPublisher, prefix: str, instance: str, heartbeat: float) -> None:
+    def __init__(
+        self,
+        publisher: RedisPublisher,
+        prefix: str,
+        instance: str,
+        heartbeat: float,
+        key_ttl: float = KEY_TTL,
+    ) -> None:
         self.publisher = publisher
-        self.prefix = prefix
+        self.keys = PresenceKeys(prefix)
         self.instance = instance
         self.heartbeat = heartbeat
+        self.key_ttl_ms = int(key_ttl * 1000)
+        self._renew_at = 0.0  # monotonic time of the next TTL renewal of the room hashes
         self.local = LocalCounts()
         self._dirty = True  # write everything on the first heartbeat
         self._task: asyncio.Task[None] | None = None
         self._on_agent_gone: AgentGone | None = None
         self._scripts: dict[int, Any] = {}
-
-    # -- keys ----------------------------------------------------------------
-    def _hash(self, room: str) -> str:
-        return f"{self.prefix}:presence:{{{room}}}"
-
-    @property
-    def _instances(self) -> str:
-        return f"{self.prefix}:presence:instances"
-
-    def _rooms_of(self, instance: str) -> str:
-        return f"{self.prefix}:presence:rooms:{instance}"
 
     def _alive_after_ms(self) -> int:
         return int((time.time() - self.heartbeat * MISSED_HEARTBEATS) * 1000)
@@ -79,8 +60,10 @@ class RedisPresence:
         if script is None:
             script = self._scripts[id(client)] = client.register_script(ADJUST_LUA)
         pipe.scripts.add(script)  # type: ignore[arg-type]
-        keys = [self._hash(room), self._instances, self._rooms_of(self.instance)]
-        args: list[str | int] = [self.instance, user_id, delta, self._alive_after_ms(), room, int(total)]
+        keys = [self.keys.room(room), self.keys.instances, self.keys.rooms_of(self.instance)]
+        args: list[str | int] = [
+            self.instance, user_id, delta, self._alive_after_ms(), room, int(total), self.key_ttl_ms,
+        ]  # fmt: skip
         pipe.evalsha(script.sha, len(keys), *keys, *args)
 
     # -- the Presence interface ---------------------------------------------
@@ -124,8 +107,8 @@ class RedisPresence:
 
     async def members(self, room: str) -> dict[str, int]:
         def build(pipe: Pipeline) -> None:
-            pipe.hgetall(self._hash(room))
-            pipe.zrangebyscore(self._instances, self._alive_after_ms(), "+inf")
+            pipe.hgetall(self.keys.room(room))
+            pipe.zrangebyscore(self.keys.instances, self._alive_after_ms(), "+inf")
 
         try:
             entries, alive = await self.publisher.run(build)
@@ -152,7 +135,7 @@ class RedisPresence:
             await asyncio.gather(self._task, return_exceptions=True)
         with contextlib.suppress(PublishError):
             await self._erase(self.instance)
-            await self.publisher.run(lambda pipe: pipe.zrem(self._instances, self.instance))
+            await self.publisher.run(lambda pipe: pipe.zrem(self.keys.instances, self.instance))
 
     async def _loop(self) -> None:
         while True:
@@ -167,9 +150,24 @@ class RedisPresence:
 
     async def _beat(self) -> None:
         now_ms = int(time.time() * 1000)
-        [added] = await self.publisher.run(lambda pipe: pipe.zadd(self._instances, {self.instance: now_ms}))
+
+        def build(pipe: Pipeline) -> None:
+            pipe.zadd(self.keys.instances, {self.instance: now_ms})
+            pipe.pexpire(self.keys.instances, self.key_ttl_ms)
+            pipe.pexpire(self.keys.rooms_of(self.instance), self.key_ttl_ms)
+
+        [added, *_] = await self.publisher.run(build)
         if added or self._dirty:
             await self._resync()
+        elif time.monotonic() >= self._renew_at:
+            await self._renew(list(self.local.rooms))
+
+    async def _renew(self, rooms: list[str]) -> None:
+        """Push back the TTL of the room hashes this instance has entries in."""
+        await self.publisher.run(
+            lambda pipe: [pipe.pexpire(self.keys.room(r), self.key_ttl_ms) for r in rooms]
+        )
+        self._renew_at = time.monotonic() + self.key_ttl_ms / 4000
 
     async def _resync(self) -> None:
         """Replace this instance's entries with its in-memory counts."""
@@ -178,47 +176,60 @@ class RedisPresence:
 
         def build(pipe: Pipeline) -> None:
             for room, counts in snapshot.items():
-                pipe.hset(self._hash(room), mapping={f"{self.instance}|{u}": n for u, n in counts.items()})
-                pipe.sadd(self._rooms_of(self.instance), room)
+                pipe.hset(
+                    self.keys.room(room), mapping={f"{self.instance}|{u}": n for u, n in counts.items()}
+                )
+                pipe.hset(self.keys.rooms_of(self.instance), room, len(counts))
+            pipe.pexpire(self.keys.rooms_of(self.instance), self.key_ttl_ms)
 
         if snapshot:
             await self.publisher.run(build)
+            await self._renew(list(snapshot))
         self._dirty = False
         log.info("presence_resynced", rooms=len(snapshot))
 
     async def _erase(self, instance: str) -> list[str]:
         """Delete every entry of `instance`; return the rooms it had entries in."""
-        [rooms] = await self.publisher.run(lambda pipe: pipe.smembers(self._rooms_of(instance)))
+        key = self.keys.rooms_of(instance)
+        [kind] = await self.publisher.run(lambda pipe: pipe.type(key))
+        # A set before the rooms key counted entries: an instance of that version may still be swept.
+        [rooms] = await self.publisher.run(
+            lambda pipe: pipe.smembers(key) if kind == b"set" else pipe.hkeys(key)
+        )
         names = sorted(room.decode() for room in rooms)
-        fields = await self.publisher.run(lambda pipe: [pipe.hkeys(self._hash(r)) for r in names])
+        fields = await self.publisher.run(lambda pipe: [pipe.hkeys(self.keys.room(r)) for r in names])
 
         def build(pipe: Pipeline) -> None:
             for room, keys in zip(names, fields, strict=True):
                 mine = [k for k in keys if k.decode().startswith(instance + "|")]
                 if mine:
-                    pipe.hdel(self._hash(room), *mine)
-            pipe.delete(self._rooms_of(instance))
+                    pipe.hdel(self.keys.room(room), *mine)
+            pipe.delete(self.keys.rooms_of(instance))
 
         await self.publisher.run(build)
         return names
 
     async def _claim(self, instance: str) -> bool:
         """Whether this instance gets to sweep `instance` (one sweeper at a time)."""
-        lock = f"{self.prefix}:presence:sweep:{instance}"
-        [won] = await self.publisher.run(lambda pipe: pipe.set(lock, self.instance, nx=True, px=30_000))
+        lock = self.keys.sweep_lock(instance)
+        [won] = await self.publisher.run(
+            lambda pipe: pipe.set(lock, self.instance, nx=True, px=SWEEP_LOCK_MS)
+        )
         return bool(won)
 
     async def _sweep(self) -> None:
         """Remove the entries of instances that stopped heartbeating."""
         cutoff = f"({self._alive_after_ms()}"
-        [dead] = await self.publisher.run(lambda pipe: pipe.zrangebyscore(self._instances, "-inf", cutoff))
+        [dead] = await self.publisher.run(
+            lambda pipe: pipe.zrangebyscore(self.keys.instances, "-inf", cutoff)
+        )
         for instance in [raw.decode() for raw in dead]:
             if await self._claim(instance):
                 await self._forget(instance)
 
     async def _forget(self, instance: str) -> None:
         rooms = await self._erase(instance)
-        await self.publisher.run(lambda pipe: pipe.zrem(self._instances, instance))
+        await self.publisher.run(lambda pipe: pipe.zrem(self.keys.instances, instance))
         log.warning("presence_instance_swept", instance=instance, rooms=len(rooms))
         for room in rooms:
             if room.startswith(AGENT_ONLINE) and not await self.members(room) and self._on_agent_gone:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from websocket.models import CONNECTION_EVENTS, PAYLOAD_MODELS, EventType
+from websocket.models import CONNECTION_EVENTS, PAYLOAD_MODELS, SERVER_OWNED_EVENTS, EventType
 
 BEGIN = "<!-- BEGIN GENERATED EVENT REFERENCE (python -m websocket.reference) -->"
 END = "<!-- END GENERATED EVENT REFERENCE -->"
@@ -64,9 +64,15 @@ def _replay(event_type: EventType) -> str:
     return PAYLOAD_MODELS[event_type].replay.describe()
 
 
+def _sender(event_type: EventType) -> str:
+    return "the server only" if event_type in SERVER_OWNED_EVENTS else "producers"
+
+
 def routing_table() -> str:
-    rows = ["| event | delivered to | replay on resume |", "|---|---|---|"]
-    rows += [f"| `{t.value}` | {PAYLOAD_MODELS[t].routing} | {_replay(t)} |" for t in EventType]
+    rows = ["| event | delivered to | replay on resume | sent by |", "|---|---|---|---|"]
+    rows += [
+        f"| `{t.value}` | {PAYLOAD_MODELS[t].routing} | {_replay(t)} | {_sender(t)} |" for t in EventType
+    ]
     return "\n".join(rows)
 
 

@@ -1,8 +1,12 @@
 """Room names and who may join them.
 
 Rooms are namespaced like Centrifugo channels: `<kind>:<id>`, plus the
-singleton `global`. Parsing normalises ids (UUIDs to lower-case canonical
-form) so `project:ABC…` and `project:abc…` are one room.
+singleton `global`. A UUID id is accepted only in its ASCII canonical form,
+8-4-4-4-12 hex digits in any letter case, and normalised to lower case, so
+`project:ABC…` and `project:abc…` are one room. Python's `uuid.UUID` would
+also take `urn:uuid:`, braces, no hyphens and non-ASCII digits (full-width
+`１`), which the API refuses: each spelling would be a way around a per-room
+scope check or a log search, for no client that needs it.
 
 Access is decided by a `RoomPolicy`, an async callable the host application
 can replace (for instance with a database membership check) through
@@ -11,7 +15,7 @@ can replace (for instance with a database membership check) through
 
 from __future__ import annotations
 
-import uuid
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -19,7 +23,10 @@ from enum import StrEnum
 from websocket.auth import Principal
 from websocket.errors import ErrorCode, WebSocketError
 
+# `user:` plus a 128-character sub fits; the command model (RoomCommand) checks it first.
 MAX_ROOM_LENGTH = 160
+# Explicit ASCII classes: `\d` or str.isdigit() would match full-width and other digits.
+_CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 class RoomKind(StrEnum):
@@ -77,18 +84,24 @@ def parse_room(name: object) -> Room:
         if not room_id or not room_id.isprintable() or any(ch.isspace() for ch in room_id):
             raise _invalid("user room id must be non-empty printable text without spaces")
         return Room(kind, room_id)
-    if len(room_id) != 36:
+    if _CANONICAL_UUID.fullmatch(room_id) is None:
         raise _invalid(f"{kind.value} room id must be a UUID like 550e8400-e29b-41d4-a716-446655440000")
-    try:
-        canonical = str(uuid.UUID(room_id))
-    except ValueError:
-        raise _invalid(f"{kind.value} room id is not a valid UUID") from None
-    return Room(kind, canonical)
+    return Room(kind, room_id.lower())
 
 
 def auto_rooms(user: Principal) -> list[str]:
     """Rooms every connection joins on connect and cannot leave."""
     return [str(Room(RoomKind.USER, user.id)), RoomKind.GLOBAL.value]
+
+
+def lists_members(viewer: Principal, room: Room) -> bool:
+    """Whether `presence` shows `viewer` who is in `room`, beyond the totals.
+
+    Everyone is in `global`, so its member list would be the id of every
+    connected user, handed to anyone with a token: only admins see it. Other
+    rooms show their list to whoever may join them (the room policy decides).
+    """
+    return room.kind is not RoomKind.GLOBAL or viewer.is_admin
 
 
 RoomPolicy = Callable[[Principal, Room], Awaitable[bool]]

@@ -16,12 +16,13 @@ from typing import Any
 from events.broadcaster import get_broadcaster
 from logging_setup import get_logger
 from websocket import jsonlib
+from websocket.auth import Principal
 from websocket.connections import Connection
 from websocket.history import History, Position, Recovery
 from websocket.models import AgentConnected, AgentDisconnected, SubscribeCommand
 from websocket.presence import Presence
 from websocket.redis_bus import PublishError
-from websocket.rooms import RoomKind, room_name
+from websocket.rooms import RoomKind, lists_members, parse_room, room_name
 from websocket.server import NAMESPACE, EventServer, after_ack
 
 log = get_logger("websocket.subscriptions")
@@ -138,13 +139,11 @@ class Subscriptions:
             await self.sio.leave_room(conn.sid, name, namespace=NAMESPACE)
             await self.presence.remove(conn.user.id, [name])
 
-    async def members(self, name: str) -> dict[str, Any]:
+    async def members(self, name: str, viewer: Principal) -> dict[str, Any]:
+        """The `presence` answer for `viewer`: totals always, the user list where `lists_members` allows."""
         users = await self.presence.members(name)
-        ranked = sorted(users.items(), key=lambda item: (-item[1], item[0]))
-        return {
-            "status": "success",
-            "room": name,
-            "users": [{"user_id": user, "connections": n} for user, n in ranked[:MAX_PRESENCE_USERS]],
-            "total_users": len(users),
-            "total_connections": sum(users.values()),
-        }
+        answer: dict[str, Any] = {"status": "success", "room": name}
+        if lists_members(viewer, parse_room(name)):
+            ranked = sorted(users.items(), key=lambda item: (-item[1], item[0]))
+            answer["users"] = [{"user_id": user, "connections": n} for user, n in ranked[:MAX_PRESENCE_USERS]]
+        return {**answer, "total_users": len(users), "total_connections": sum(users.values())}
