@@ -23,6 +23,7 @@ DEV_CORS_ORIGINS = [
 ]
 MIN_SECRET_BYTES = 32
 MIN_ADMIN_PASSWORD_CHARS = 16
+MAX_TOKEN_LIFETIME = 365 * 24 * 3600
 
 
 SettingsT = TypeVar("SettingsT", bound="PublisherSettings")
@@ -52,6 +53,9 @@ class PublisherSettings(BaseSettings):
     history_ttl: float = Field(default=600, gt=0)
     history_meta_ttl: float = Field(default=7 * 24 * 3600, gt=0)
     dedupe_window: float = Field(default=600, gt=0, le=7 * 24 * 3600)
+    # Tokens (issue 12, dev): publishers need it too, to keep the revocations they
+    # write in Redis for as long as a token issued before them can live.
+    jwt_max_lifetime: float = Field(default=24 * 3600, ge=60, le=MAX_TOKEN_LIFETIME)
 
     @field_validator("redis_url")
     @classmethod
@@ -106,6 +110,10 @@ class Settings(PublisherSettings):
     github_webhook_secret: SecretStr | None = None
     github_project_resolver: str = ""
 
+    # Tokens (issue 12, dev): websocket/auth.py
+    jwt_audience: str = Field(default="", max_length=500)
+    jwt_issuer: str = Field(default="", max_length=500)
+
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
@@ -148,6 +156,11 @@ class Settings(PublisherSettings):
         if spec and not (sep and module and name.isidentifier()):
             raise ValueError("must be module:function, e.g. myapp.github:resolve_project")
         return spec
+
+    @field_validator("jwt_audience", "jwt_issuer")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
 
     @model_validator(mode="after")
     def _production_rules(self) -> Settings:

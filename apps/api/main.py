@@ -64,7 +64,12 @@ def _redacted(url: str) -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     secret, ephemeral = _signing_secret(settings)
-    validator = TokenValidator(secret)
+    validator = TokenValidator(
+        secret,
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+        max_lifetime=settings.jwt_max_lifetime,
+    )
     registry = ConnectionRegistry()
     backends = build_backends(settings)
     manager = backends.manager

@@ -10,7 +10,8 @@ STRONG = "x" * 32
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("ENVIRONMENT", "JWT_SECRET_KEY", "JWT_ALGORITHM", "CORS_ORIGINS", "REDIS_URL", "PORT",
-                 "GITHUB_WEBHOOK_SECRET", "GITHUB_PROJECT_RESOLVER", "DEDUPE_WINDOW"):  # fmt: skip
+                 "GITHUB_WEBHOOK_SECRET", "GITHUB_PROJECT_RESOLVER", "DEDUPE_WINDOW", "HOST", "JWT_AUDIENCE",
+                 "JWT_ISSUER", "JWT_MAX_LIFETIME", "DEV_TOKEN_TTL", "DEV_TOKEN_USE_JWT_SECRET"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir("/")  # no .env file
 
@@ -119,3 +120,31 @@ def test_limit_defaults() -> None:
     assert settings.max_subscriptions_per_connection == 100
     assert (settings.command_rate, settings.command_burst) == (20, 40)
     assert settings.shutdown_timeout == 10
+
+
+def test_token_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert (settings.jwt_audience, settings.jwt_issuer, settings.jwt_max_lifetime) == ("", "", 86400)
+    monkeypatch.setenv("JWT_AUDIENCE", " eventserver ")
+    monkeypatch.setenv("JWT_ISSUER", "https://id.example/")
+    monkeypatch.setenv("JWT_MAX_LIFETIME", "7200")
+    settings = load_settings()
+    assert (settings.jwt_audience, settings.jwt_issuer, settings.jwt_max_lifetime) == (
+        "eventserver",
+        "https://id.example/",
+        7200,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"JWT_MAX_LIFETIME": "0"}, "JWT_MAX_LIFETIME"),
+        ({"JWT_MAX_LIFETIME": str(400 * 24 * 3600)}, "JWT_MAX_LIFETIME"),
+    ],
+)
+def test_invalid_token_settings(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], needle: str) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=needle):
+        load_settings()
