@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from config import Settings, SettingsError, get_settings, load_settings
@@ -28,12 +28,14 @@ from observability.admin_ui import enable_admin_ui
 from observability.metrics import Metrics, subscription_count
 from routers import contract, dashboard, dev, health, publish
 from routers import metrics as metrics_route
+from routers.local_only import is_loopback_bind, require_local
 from serving import GracefulServer, uvicorn_options
 from webhooks import github as github_webhooks
 from webhooks.projects import load_project_resolver, set_project_resolver
-from websocket.auth import TokenValidator, mint_dev_token
+from websocket.auth import TokenValidator
 from websocket.backends import build_backends
 from websocket.connections import ConnectionRegistry
+from websocket.dev_tokens import DevTokenIssuer
 from websocket.events import SocketHandlers
 from websocket.fastlane import EngineIOFastLane
 from websocket.http_guard import EngineIOGuard
@@ -52,6 +54,27 @@ def _signing_secret(settings: Settings) -> tuple[str, bool]:
     return secrets.token_urlsafe(48), True
 
 
+def _log_development_mode(settings: Settings, ephemeral: bool, dev_tokens: DevTokenIssuer) -> None:
+    if not is_loopback_bind(settings.host):
+        log.warning(
+            "development_mode_exposed",
+            host=settings.host,
+            risk="development mode is reachable from the network: its example routes let any token "
+            "holder publish events, and its origins and defaults are meant for one machine",
+            fix="set HOST=127.0.0.1, or ENVIRONMENT=production with a real JWT_SECRET_KEY",
+        )
+    if ephemeral:
+        log.warning("jwt_secret_ephemeral", hint="set JWT_SECRET_KEY to keep tokens valid across restarts")
+    # Where to get the token, never the token itself.
+    log.info(
+        "development_token_available",
+        fetch=f"curl -s localhost:{settings.port}/ws/dev-token",
+        user_id="dev-user",
+        ttl_s=dev_tokens.ttl,
+        signed_with="a key of this process only" if dev_tokens.ephemeral else "JWT_SECRET_KEY",
+    )
+
+
 def _redacted(url: str) -> str:
     """The Redis URL without its password, for logs."""
     parts = urlsplit(url)
@@ -64,11 +87,13 @@ def _redacted(url: str) -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     secret, ephemeral = _signing_secret(settings)
+    dev_tokens = None if settings.is_production else DevTokenIssuer.from_settings(settings)
     validator = TokenValidator(
         secret,
         audience=settings.jwt_audience,
         issuer=settings.jwt_issuer,
         max_lifetime=settings.jwt_max_lifetime,
+        extra_keys=dev_tokens.keys if dev_tokens else None,
     )
     registry = ConnectionRegistry()
     backends = build_backends(settings)
@@ -107,12 +132,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             socketio_paths=["/socket.io/", "/ws/socket.io/"],
             namespace="/ws",
         )
-        if not settings.is_production:
-            if ephemeral:
-                log.warning(
-                    "jwt_secret_ephemeral", hint="set JWT_SECRET_KEY to keep tokens valid across restarts"
-                )
-            log.info("development_token", token=app.state.dev_token, user_id="dev-user")
+        if dev_tokens is not None:
+            _log_development_mode(settings, ephemeral, dev_tokens)
         try:
             yield
         finally:
@@ -143,7 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.manager = manager
     app.state.handlers = handlers
     app.state.drain = drain.run
-    app.state.dev_token = None if settings.is_production else mint_dev_token(secret)
+    app.state.dev_tokens = dev_tokens
     app.state.metrics = metrics
     metrics.observe_state(
         connections=lambda: len(registry),
@@ -174,7 +195,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(dashboard.router)
     if not settings.is_production:
         app.include_router(dev.router)
-        app.include_router(example_usage.router)
+        app.include_router(example_usage.router, dependencies=[Depends(require_local)])
 
     # Mounts last: the /ws mount would otherwise shadow routes under /ws.
     def user_of(eio_sid: str) -> str | None:

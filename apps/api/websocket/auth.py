@@ -167,12 +167,6 @@ def mint_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM, headers=headers)
 
 
-def mint_dev_token(secret: str, ttl_seconds: float = 12 * 3600) -> str:
-    return mint_token(
-        secret, sub="dev-user", email="dev@localhost", scopes=DEV_SCOPES, ttl_seconds=ttl_seconds
-    )
-
-
 _bearer = HTTPBearer(auto_error=False)
 
 
