@@ -40,6 +40,7 @@ from websocket.events import SocketHandlers
 from websocket.fastlane import EngineIOFastLane
 from websocket.http_guard import EngineIOGuard
 from websocket.limits import Limits
+from websocket.revocation import RevocationList
 from websocket.server import ENGINEIO_PREFIXES, NAMESPACE, RestCORSMiddleware, create_sio, engineio_apps
 from websocket.shutdown import Drain, InFlight, RedisBarrier, RequestTracker, TrackedTransport
 from websocket.subscriptions import Subscriptions
@@ -102,7 +103,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     sio = create_sio(settings, manager)
     rooms = Subscriptions(sio, backends.history, backends.presence)
     metrics = Metrics()
-    handlers = SocketHandlers(sio, validator, registry, rooms, Limits.from_settings(settings), metrics)
+    revoked = RevocationList(retention=settings.jwt_max_lifetime)
+    handlers = SocketHandlers(
+        sio, validator, registry, rooms, Limits.from_settings(settings), metrics, revoked=revoked
+    )
     handlers.register()
     admin_ui = enable_admin_ui(sio, settings)
     broadcaster = get_broadcaster()
@@ -122,7 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         broadcaster.attach(transport, observer=metrics)
         broadcaster.use_dedupe(dedupe, settings.dedupe_window)
-        await backends.start(on_agent_gone=rooms.agent_gone)
+        await backends.start(on_agent_gone=rooms.agent_gone, revoker=handlers.revoker)
         github_webhooks.log_configuration(settings)
         log.info(
             "server_started",
