@@ -24,6 +24,9 @@ DEV_CORS_ORIGINS = [
 MIN_SECRET_BYTES = 32
 MIN_ADMIN_PASSWORD_CHARS = 16
 PUBLISH_MAX_BATCH = 100  # events in one POST /api/events (routers.publish.MAX_BATCH)
+MAX_TOKEN_LIFETIME = 365 * 24 * 3600
+# What HOST means when it is not set: this machine only while developing.
+DEFAULT_HOST = {"development": "127.0.0.1", "production": "0.0.0.0"}
 
 
 SettingsT = TypeVar("SettingsT", bound="PublisherSettings")
@@ -53,6 +56,9 @@ class PublisherSettings(BaseSettings):
     history_ttl: float = Field(default=600, gt=0)
     history_meta_ttl: float = Field(default=7 * 24 * 3600, gt=0)
     dedupe_window: float = Field(default=600, gt=0, le=7 * 24 * 3600)
+    # Tokens (issue 12, dev): publishers need it too, to keep the revocations they
+    # write in Redis for as long as a token issued before them can live.
+    jwt_max_lifetime: float = Field(default=24 * 3600, ge=60, le=MAX_TOKEN_LIFETIME)
 
     @field_validator("redis_url")
     @classmethod
@@ -64,7 +70,7 @@ class PublisherSettings(BaseSettings):
 
 
 class Settings(PublisherSettings):
-    host: str = "0.0.0.0"
+    host: str = ""  # empty: DEFAULT_HOST of the environment
     port: int = Field(default=8000, ge=1, le=65535)
     environment: Literal["development", "production"] = "development"
 
@@ -111,6 +117,11 @@ class Settings(PublisherSettings):
     # per instance. The burst must hold the largest batch (routers.publish.MAX_BATCH, 100).
     publish_rate: float = Field(default=100, gt=0, le=1_000_000)
     publish_burst: int = Field(default=200, ge=1, le=1_000_000)
+    # Development conveniences and tokens (issue 12, dev): routers/dev.py, websocket/dev_tokens.py
+    jwt_audience: str = Field(default="", max_length=500)
+    jwt_issuer: str = Field(default="", max_length=500)
+    dev_token_ttl: float = Field(default=3600, ge=60, le=MAX_TOKEN_LIFETIME)
+    dev_token_use_jwt_secret: bool = False
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
@@ -161,6 +172,23 @@ class Settings(PublisherSettings):
         if burst < PUBLISH_MAX_BATCH:
             raise ValueError(f"must be at least {PUBLISH_MAX_BATCH}, the largest batch of POST /api/events")
         return burst
+    @field_validator("host", "jwt_audience", "jwt_issuer")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _token_rules(self) -> Settings:
+        if not self.host:
+            self.host = DEFAULT_HOST[self.environment]
+        if self.dev_token_ttl > self.jwt_max_lifetime:
+            raise ValueError(
+                "DEV_TOKEN_TTL must not exceed JWT_MAX_LIFETIME (the server would refuse its own token)"
+            )
+        secret = self.jwt_secret_key.get_secret_value() if self.jwt_secret_key else ""
+        if self.dev_token_use_jwt_secret and not secret:
+            raise ValueError("DEV_TOKEN_USE_JWT_SECRET=true needs JWT_SECRET_KEY to sign with")
+        return self
 
     @model_validator(mode="after")
     def _production_rules(self) -> Settings:

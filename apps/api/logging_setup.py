@@ -23,14 +23,10 @@ LogFormat = Literal["console", "json"]
 # `token=` query parameter, as a library's log line could carry them (uvicorn
 # logs WebSocket paths with their query string).
 _SECRETS = re.compile(r"eyJ[\w-]{5,}\.[\w-]+\.[\w-]*|(?<=token=)[^&\s'\"]+")
-# The one line that shows a token on purpose: the development token, in development only.
-_ALLOWED_TOKEN_EVENTS = frozenset({"development_token"})
 
 
 def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """Replace anything token-shaped in a log line, whoever logged it."""
-    if event_dict.get("event") in _ALLOWED_TOKEN_EVENTS:
-        return event_dict
+    """Replace anything token-shaped in a log line, whoever logged it (no exception, dev token included)."""
     for key, value in event_dict.items():
         if isinstance(value, str) and ("eyJ" in value or "token=" in value):
             event_dict[key] = _SECRETS.sub("[redacted]", value)

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from config import Settings, SettingsError, get_settings, load_settings
@@ -28,17 +28,20 @@ from observability.admin_ui import enable_admin_ui
 from observability.metrics import Metrics, subscription_count
 from routers import contract, dashboard, dev, health, publish
 from routers import metrics as metrics_route
+from routers.local_only import is_loopback_bind, require_local
 from routers.publish_limit import PublishLimiter
 from serving import GracefulServer, uvicorn_options
 from webhooks import github as github_webhooks
 from webhooks.projects import load_project_resolver, set_project_resolver
-from websocket.auth import TokenValidator, mint_dev_token
+from websocket.auth import TokenValidator
 from websocket.backends import build_backends
 from websocket.connections import ConnectionRegistry
+from websocket.dev_tokens import DevTokenIssuer
 from websocket.events import SocketHandlers
 from websocket.fastlane import EngineIOFastLane
 from websocket.http_guard import EngineIOGuard
 from websocket.limits import Limits
+from websocket.revocation import RevocationList
 from websocket.server import ENGINEIO_PREFIXES, NAMESPACE, RestCORSMiddleware, create_sio, engineio_apps
 from websocket.shutdown import Drain, InFlight, RedisBarrier, RequestTracker, TrackedTransport
 from websocket.subscriptions import Subscriptions
@@ -53,6 +56,27 @@ def _signing_secret(settings: Settings) -> tuple[str, bool]:
     return secrets.token_urlsafe(48), True
 
 
+def _log_development_mode(settings: Settings, ephemeral: bool, dev_tokens: DevTokenIssuer) -> None:
+    if not is_loopback_bind(settings.host):
+        log.warning(
+            "development_mode_exposed",
+            host=settings.host,
+            risk="development mode is reachable from the network: its example routes let any token "
+            "holder publish events, and its origins and defaults are meant for one machine",
+            fix="set HOST=127.0.0.1, or ENVIRONMENT=production with a real JWT_SECRET_KEY",
+        )
+    if ephemeral:
+        log.warning("jwt_secret_ephemeral", hint="set JWT_SECRET_KEY to keep tokens valid across restarts")
+    # Where to get the token, never the token itself.
+    log.info(
+        "development_token_available",
+        fetch=f"curl -s localhost:{settings.port}/ws/dev-token",
+        user_id="dev-user",
+        ttl_s=dev_tokens.ttl,
+        signed_with="a key of this process only" if dev_tokens.ephemeral else "JWT_SECRET_KEY",
+    )
+
+
 def _redacted(url: str) -> str:
     """The Redis URL without its password, for logs."""
     parts = urlsplit(url)
@@ -65,7 +89,14 @@ def _redacted(url: str) -> str:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     secret, ephemeral = _signing_secret(settings)
-    validator = TokenValidator(secret)
+    dev_tokens = None if settings.is_production else DevTokenIssuer.from_settings(settings)
+    validator = TokenValidator(
+        secret,
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+        max_lifetime=settings.jwt_max_lifetime,
+        extra_keys=dev_tokens.keys if dev_tokens else None,
+    )
     registry = ConnectionRegistry()
     backends = build_backends(settings)
     manager = backends.manager
@@ -73,7 +104,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     sio = create_sio(settings, manager)
     rooms = Subscriptions(sio, backends.history, backends.presence)
     metrics = Metrics()
-    handlers = SocketHandlers(sio, validator, registry, rooms, Limits.from_settings(settings), metrics)
+    revoked = RevocationList(retention=settings.jwt_max_lifetime)
+    handlers = SocketHandlers(
+        sio, validator, registry, rooms, Limits.from_settings(settings), metrics, revoked=revoked
+    )
     handlers.register()
     admin_ui = enable_admin_ui(sio, settings)
     broadcaster = get_broadcaster()
@@ -93,7 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         broadcaster.attach(transport, observer=metrics)
         broadcaster.use_dedupe(dedupe, settings.dedupe_window)
-        await backends.start(on_agent_gone=rooms.agent_gone)
+        await backends.start(on_agent_gone=rooms.agent_gone, revoker=handlers.revoker)
         github_webhooks.log_configuration(settings)
         log.info(
             "server_started",
@@ -103,12 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             socketio_paths=["/socket.io/", "/ws/socket.io/"],
             namespace="/ws",
         )
-        if not settings.is_production:
-            if ephemeral:
-                log.warning(
-                    "jwt_secret_ephemeral", hint="set JWT_SECRET_KEY to keep tokens valid across restarts"
-                )
-            log.info("development_token", token=app.state.dev_token, user_id="dev-user")
+        if dev_tokens is not None:
+            _log_development_mode(settings, ephemeral, dev_tokens)
         try:
             yield
         finally:
@@ -140,7 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.manager = manager
     app.state.handlers = handlers
     app.state.drain = drain.run
-    app.state.dev_token = None if settings.is_production else mint_dev_token(secret)
+    app.state.dev_tokens = dev_tokens
     app.state.metrics = metrics
     metrics.observe_state(
         connections=lambda: len(registry),
@@ -171,7 +201,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(dashboard.router)
     if not settings.is_production:
         app.include_router(dev.router)
-        app.include_router(example_usage.router)
+        app.include_router(example_usage.router, dependencies=[Depends(require_local)])
 
     # Mounts last: the /ws mount would otherwise shadow routes under /ws.
     def user_of(eio_sid: str) -> str | None:

@@ -92,6 +92,18 @@ async def test_token_mints_what_the_server_accepts(connect: ClientFactory) -> No
     assert (await client.wait_for("connection.established"))["data"]["user_id"] == "cli-user"
 
 
+async def test_token_follows_the_servers_token_rules() -> None:
+    """JWT_AUDIENCE and JWT_ISSUER are signed in; a --ttl beyond JWT_MAX_LIFETIME is refused up front."""
+    env = {"JWT_AUDIENCE": "eventserver", "JWT_ISSUER": "https://id.example", "JWT_MAX_LIFETIME": "7200"}
+    result = await run_cli("token", "--ttl", "7200", **env)
+    assert result.code == 0, result.err
+    strict = TokenValidator(SECRET, audience="eventserver", issuer="https://id.example", max_lifetime=7200)
+    assert strict.validate(result.out.strip()).id == "dev-user"
+    longer = await run_cli("token", "--ttl", "7201", **env)
+    assert longer.code == 2 and longer.out == ""
+    assert "JWT_MAX_LIFETIME" in longer.err and "Traceback" not in longer.err
+
+
 async def test_token_without_a_secret_explains_what_to_do() -> None:
     result = await run_cli("token", JWT_SECRET_KEY="")
     assert result.code == 2

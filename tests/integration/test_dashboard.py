@@ -92,6 +92,29 @@ async def test_events_and_workflow_progress_appear_live(own_server: LiveServer, 
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000
 
 
+async def test_the_dev_token_button_is_offered_to_this_machine_only(server: LiveServer) -> None:
+    """A page reached under another name (DNS rebinding: evil.example resolving to 127.0.0.1)
+    neither shows the button nor gets a token when it asks anyway."""
+    async with chromium_page() as browser:
+        await browser.page.goto(server.url + "/ws/dashboard")
+        await expect(browser.page.locator("body")).to_have_attribute("data-dev-token", "available")
+        await expect(browser.page.locator("#use-dev-token")).to_be_visible()
+    rebinding = "--host-resolver-rules=MAP evil.example 127.0.0.1"
+    async with chromium_page(rebinding) as browser:
+        page = browser.page
+        await page.goto(f"http://evil.example:{server.port}/ws/dashboard")
+        # The server's answer has arrived (the barrier), and the button stayed hidden.
+        await expect(page.locator("body")).to_have_attribute("data-dev-token", "unavailable")
+        await expect(page.locator("#use-dev-token")).to_be_hidden()
+        # The page's own code asks anyway: the refusal is shown, and no token lands in the field.
+        await page.evaluate("useDevToken()")
+        await expect(page.locator("#log")).to_contain_text("no development token: Development helpers answer")
+        await expect(page.locator("#token")).to_have_value("")
+        answer = await page.evaluate("fetch('/ws/dev-token').then((r) => r.status)")
+        assert answer == 403
+        assert [e for e in browser.errors if "403" not in e] == []
+
+
 async def test_a_refused_token_is_shown_and_not_retried(server: LiveServer) -> None:
     async with chromium_page() as browser:
         page = browser.page

@@ -83,7 +83,8 @@ async def test_revocations_reach_every_instance(
     member = [await Client().connect(s.url, token("member", scopes=READ)) for s in (a, b)]
     colleague = await Client().connect(b.url, token("colleague", scopes=READ))
     disabled = [await Client().connect(s.url, token("disabled")) for s in (a, b)]
-    env = {"REDIS_URL": redis_url, "SOCKETIO_CHANNEL": unique_channel}
+    # The pair's key prefix too: the publisher stores revocations where these instances read them.
+    env = {"REDIS_URL": redis_url, "SOCKETIO_CHANNEL": unique_channel, "REDIS_KEY_PREFIX": unique_channel}
     try:
         for client in (*member, colleague):
             await client.subscribe(room)

@@ -31,21 +31,26 @@ def log_lines(text: str) -> list[dict[str, object]]:
     return lines
 
 
-async def test_starts_with_no_configuration_and_logs_a_usable_dev_token() -> None:
+async def test_starts_with_no_configuration_and_says_where_the_dev_token_is() -> None:
     server = ServerProcess()
-    server.env = bare_env(PORT=str(server.port), HOST="127.0.0.1", LOG_FORMAT="json")
+    # No HOST either: development listens on loopback by default.
+    server.env = bare_env(PORT=str(server.port), LOG_FORMAT="json")
     await server.start()
     try:
         entries = log_lines(server.log())
-        dev = [e for e in entries if e.get("event") == "development_token"]
-        assert dev, server.log()
+        started = [e for e in entries if e.get("event") == "development_token_available"]
+        assert started, server.log()
+        assert started[0]["fetch"] == f"curl -s localhost:{server.port}/ws/dev-token"
         assert any(e.get("event") == "jwt_secret_ephemeral" for e in entries)
-        client = await Client().connect(server.url, str(dev[0]["token"]))
+        assert not any(e.get("event") == "development_mode_exposed" for e in entries)
+        async with httpx.AsyncClient() as http:
+            minted = (await http.get(f"http://localhost:{server.port}/ws/dev-token")).json()["token"]
+            assert (await http.get(server.url + "/health")).json()["redis"] == "disabled"
+        client = await Client().connect(server.url, minted)
         event = await client.wait_for("connection.established")
         assert event["data"]["user_id"] == "dev-user"
         await client.close()
-        async with httpx.AsyncClient() as http:
-            assert (await http.get(server.url + "/health")).json()["redis"] == "disabled"
+        assert "eyJ" not in server.log() and minted not in server.log()
     finally:
         await server.stop()
 
@@ -83,8 +88,10 @@ async def test_production_mode_hides_development_helpers() -> None:
     try:
         async with httpx.AsyncClient(base_url=server.url) as http:
             assert (await http.get("/ws/dev-token")).status_code == 404
+            assert (await http.get("/ws/dev-token/available")).status_code == 404
+            assert (await http.put("/api/projects/550e8400-e29b-41d4-a716-446655440000")).status_code == 404
             assert (await http.get("/health")).status_code == 200
-        assert "development_token" not in server.log()
+        assert "development_token" not in server.log() and "development_mode" not in server.log()
     finally:
         await server.stop()
 

@@ -37,11 +37,15 @@ class BrowserPage:
 
 
 @asynccontextmanager
-async def chromium_page() -> AsyncIterator[BrowserPage]:
-    """A fresh page; page errors and console errors (CSP violations among them) are recorded."""
+async def chromium_page(*extra_args: str) -> AsyncIterator[BrowserPage]:
+    """A fresh page; page errors and console errors (CSP violations among them) are recorded.
+
+    `extra_args` go to Chromium, e.g. `--host-resolver-rules=MAP evil.example 127.0.0.1`.
+    """
     executable = require("chromium", "the dashboard is tested in a real browser")
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        args = [*CHROMIUM_ARGS, *extra_args]
+        browser = await playwright.chromium.launch(executable_path=executable, args=args)
         try:
             page = await browser.new_page(viewport={"width": 1400, "height": 1000})
             wrapped = BrowserPage(page)

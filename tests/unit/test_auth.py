@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import base64
+import hmac
+import json
 import time
 
 import jwt
@@ -25,8 +28,12 @@ def claims(**overrides: object) -> dict[str, object]:
 
 
 def refused(raw: object) -> AuthError:
+    return refused_by(validator, raw)
+
+
+def refused_by(checker: TokenValidator, raw: object) -> AuthError:
     with pytest.raises(AuthError) as info:
-        validator.validate(raw)
+        checker.validate(raw)
     return info.value
 
 
@@ -112,3 +119,68 @@ def test_error_payload_shape() -> None:
 def test_validator_requires_secret() -> None:
     with pytest.raises(ValueError):
         TokenValidator("")
+
+
+# -- audience, issuer, lifetime (JWT_AUDIENCE, JWT_ISSUER, JWT_MAX_LIFETIME) --
+def test_audience_and_issuer_are_checked_when_configured() -> None:
+    strict = TokenValidator(SECRET, audience="eventserver", issuer="https://id.example")
+    good = token("u1", extra={"aud": "eventserver", "iss": "https://id.example"})
+    assert strict.validate(good).id == "u1"
+    listed = token("u1", extra={"aud": ["other", "eventserver"], "iss": "https://id.example"})
+    assert strict.validate(listed).id == "u1"
+    for extra in (
+        {"aud": "other", "iss": "https://id.example"},
+        {"aud": "eventserver", "iss": "https://evil.example"},
+        {"iss": "https://id.example"},
+        {"aud": "eventserver"},
+    ):
+        with pytest.raises(AuthError) as info:
+            strict.validate(token("u1", extra=extra))
+        assert info.value.code is ErrorCode.AUTH_INVALID, extra
+
+
+def test_a_token_with_an_audience_needs_a_configured_one() -> None:
+    """PyJWT's rule, kept: a token meant for some audience is not taken by a server that names none."""
+    assert refused(token("u1", extra={"aud": "eventserver"})).code is ErrorCode.AUTH_INVALID
+
+
+def test_lifetime_ceiling_counts_from_iat() -> None:
+    ten_years = 10 * 365 * 24 * 3600
+    assert "lifetime" in refused(token("u1", ttl_seconds=ten_years)).message
+    assert refused(token("u1", ttl_seconds=24 * 3600 + 1)).code is ErrorCode.AUTH_INVALID
+    assert validator.validate(token("u1", ttl_seconds=24 * 3600)).id == "u1"
+    short = TokenValidator(SECRET, max_lifetime=600)
+    assert short.validate(token("u1", ttl_seconds=600)).id == "u1"
+    with pytest.raises(AuthError, match="lifetime"):
+        short.validate(token("u1", ttl_seconds=601))
+    # Issued long ago, expiring soon: the lifetime, not what is left of it, counts.
+    old = jwt.encode(claims(iat=int(time.time()) - 2 * 24 * 3600, exp=int(time.time()) + 60), SECRET)
+    assert refused(old).code is ErrorCode.AUTH_INVALID
+
+
+def test_without_iat_what_is_left_must_fit() -> None:
+    assert validator.validate(jwt.encode(claims(exp=int(time.time()) + 3600), SECRET)).id == "u1"
+    far = jwt.encode(claims(exp=int(time.time()) + 25 * 3600), SECRET)
+    assert "lifetime" in refused(far).message
+
+
+def test_extra_keys_are_chosen_by_kid_and_nothing_else() -> None:
+    dev_key = "a-key-only-this-process-knows-0123456789"
+    both = TokenValidator(SECRET, extra_keys={"dev-1": dev_key})
+    dev = mint_token(dev_key, sub="dev-user", email="d@localhost", headers={"kid": "dev-1"})
+    assert both.validate(dev).id == "dev-user"
+    assert both.validate(token("u1")).id == "u1"  # the configured secret still signs everything else
+    assert both.validate(token("u1", headers={"kid": "idp-key-7"})).id == "u1"
+    # Signed with the dev key but not naming it, or naming it but signed with the secret: refused.
+    with pytest.raises(AuthError):
+        both.validate(mint_token(dev_key, sub="dev-user", email="d@localhost"))
+    with pytest.raises(AuthError):
+        both.validate(token("u1", headers={"kid": "dev-1"}))
+    # PyJWT will not sign a kid that is not a string; a hand-made one is refused, not a crash.
+    header = base64.urlsafe_b64encode(json.dumps({"alg": "HS256", "kid": ["dev-1"]}).encode()).rstrip(b"=")
+    _, body, _ = dev.split(".")
+    signing_input = header + b"." + body.encode()
+    signature = base64.urlsafe_b64encode(hmac.digest(dev_key.encode(), signing_input, "sha256")).rstrip(b"=")
+    assert refused_by(both, (signing_input + b"." + signature).decode()).code is ErrorCode.AUTH_INVALID
+    # A validator without the key (another instance, production) refuses the dev token.
+    assert refused(dev).code is ErrorCode.AUTH_INVALID

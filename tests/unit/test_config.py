@@ -11,14 +11,16 @@ STRONG = "x" * 32
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("ENVIRONMENT", "JWT_SECRET_KEY", "JWT_ALGORITHM", "CORS_ORIGINS", "REDIS_URL", "PORT",
                  "GITHUB_WEBHOOK_SECRET", "GITHUB_PROJECT_RESOLVER", "DEDUPE_WINDOW", "PUBLISH_RATE",
-                 "PUBLISH_BURST"):  # fmt: skip
+                 "PUBLISH_BURST", "HOST", "JWT_AUDIENCE", "JWT_ISSUER", "JWT_MAX_LIFETIME", "DEV_TOKEN_TTL",
+                 "DEV_TOKEN_USE_JWT_SECRET"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir("/")  # no .env file
 
 
 def test_defaults() -> None:
     settings = load_settings()
-    assert (settings.host, settings.port, settings.environment) == ("0.0.0.0", 8000, "development")
+    # Development listens on this machine only unless HOST says otherwise.
+    assert (settings.host, settings.port, settings.environment) == ("127.0.0.1", 8000, "development")
     assert (settings.ping_timeout, settings.ping_interval) == (60, 25)
     assert settings.max_http_buffer_size == 1_000_000
     assert settings.redis_url == ""
@@ -132,3 +134,45 @@ def test_limit_defaults() -> None:
     assert settings.max_subscriptions_per_connection == 100
     assert (settings.command_rate, settings.command_burst) == (20, 40)
     assert settings.shutdown_timeout == 10
+
+
+def test_host_default_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOST", " ")
+    assert load_settings().host == "127.0.0.1"
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("JWT_SECRET_KEY", STRONG)
+    assert load_settings().host == "0.0.0.0"
+    monkeypatch.setenv("HOST", "10.1.2.3")
+    assert load_settings().host == "10.1.2.3"
+
+
+def test_token_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert (settings.jwt_audience, settings.jwt_issuer, settings.jwt_max_lifetime) == ("", "", 86400)
+    assert (settings.dev_token_ttl, settings.dev_token_use_jwt_secret) == (3600, False)
+    monkeypatch.setenv("JWT_AUDIENCE", " eventserver ")
+    monkeypatch.setenv("JWT_ISSUER", "https://id.example/")
+    monkeypatch.setenv("JWT_MAX_LIFETIME", "7200")
+    settings = load_settings()
+    assert (settings.jwt_audience, settings.jwt_issuer, settings.jwt_max_lifetime) == (
+        "eventserver",
+        "https://id.example/",
+        7200,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"JWT_MAX_LIFETIME": "0"}, "JWT_MAX_LIFETIME"),
+        ({"JWT_MAX_LIFETIME": str(400 * 24 * 3600)}, "JWT_MAX_LIFETIME"),
+        ({"DEV_TOKEN_TTL": "10"}, "DEV_TOKEN_TTL"),
+        ({"DEV_TOKEN_TTL": "7200", "JWT_MAX_LIFETIME": "3600"}, "must not exceed JWT_MAX_LIFETIME"),
+        ({"DEV_TOKEN_USE_JWT_SECRET": "true"}, "needs JWT_SECRET_KEY"),
+    ],
+)
+def test_invalid_token_settings(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], needle: str) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=needle):
+        load_settings()

@@ -48,6 +48,7 @@ from websocket.history_redis import RedisHistory
 from websocket.models import PAYLOAD_MODELS, EventType, Payload
 from websocket.redis_bus import RedisPublisher
 from websocket.revocation import Revocation
+from websocket.revocation_redis import RedisRevocations
 from websocket.transport import RedisTransport
 
 log = get_logger("events.broadcaster")
@@ -99,7 +100,8 @@ def default_transport() -> Transport:
         settings.history_ttl,
         settings.history_meta_ttl,
     )
-    return RedisTransport(publisher, history)
+    revocations = RedisRevocations(publisher, settings.redis_key_prefix, settings.jwt_max_lifetime)
+    return RedisTransport(publisher, history, revocations=revocations)
 
 
 class BroadcastObserver(Protocol):

@@ -35,11 +35,34 @@ function setState(state) {
 }
 
 // -- token ----------------------------------------------------------------
+// The development token exists in development mode only, for requests made on
+// the server's own machine (loopback address and Host, no proxy): the button is
+// shown only when the server says this page qualifies.
+async function offerDevToken() {
+  try {
+    const response = await fetch("/ws/dev-token/available");
+    const answer = response.ok ? await response.json() : { available: false };
+    $("use-dev-token").hidden = !answer.available;
+    $("token").placeholder = answer.available
+      ? "Paste an access token, or use the development token"
+      : "Paste an access token";
+    document.body.dataset.devToken = answer.available ? "available" : "unavailable";
+  } catch {
+    $("use-dev-token").hidden = true;
+    document.body.dataset.devToken = "unavailable";
+  }
+}
+
 async function useDevToken() {
   try {
     const response = await fetch("/ws/dev-token");
-    if (!response.ok) throw new Error(`HTTP ${response.status} (development mode, same machine only)`);
-    $("token").value = (await response.json()).token;
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      $("use-dev-token").hidden = true;
+      const detail = body.detail && body.detail.message ? body.detail.message : `HTTP ${response.status}`;
+      throw new Error(detail);
+    }
+    $("token").value = body.token;
     log("development token loaded");
   } catch (err) {
     log(`no development token: ${err.message}`, true);
@@ -215,6 +238,7 @@ function showWorkflow(type, data) {
 document.addEventListener("DOMContentLoaded", () => {
   $("max-events").textContent = String(MAX_EVENTS);
   $("use-dev-token").addEventListener("click", useDevToken);
+  offerDevToken();
   $("connect").addEventListener("click", connect);
   $("disconnect").addEventListener("click", disconnect);
   $("clear").addEventListener("click", () => ($("events").tBodies[0].textContent = ""));

@@ -11,13 +11,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from config import Settings
+from logging_setup import get_logger
 from websocket.history import History, MemoryHistory
 from websocket.history_redis import RedisHistory
 from websocket.manager import LocalManager
 from websocket.presence import AgentGone, MemoryPresence, Presence
 from websocket.presence_redis import RedisPresence
+from websocket.redis_bus import PublishError
 from websocket.redis_manager import RedisManager
+from websocket.revocation import Revoker
+from websocket.revocation_redis import RedisRevocations
 from websocket.transport import LocalTransport, RedisTransport
+
+log = get_logger("websocket.backends")
 
 
 @dataclass
@@ -26,6 +32,7 @@ class Backends:
     transport: LocalTransport | RedisTransport
     history: History
     presence: Presence
+    revocations: RedisRevocations | None = None
 
     @property
     def redis(self) -> RedisManager | None:
@@ -37,10 +44,22 @@ class Backends:
     def health(self) -> dict[str, Any] | None:
         return self.redis.health() if self.redis else None
 
-    async def start(self, on_agent_gone: AgentGone) -> None:
+    async def start(self, on_agent_gone: AgentGone, revoker: Revoker | None = None) -> None:
         if self.redis:
+            if self.revocations is not None and revoker is not None:
+                self.redis.on_subscribed(lambda: self._load_revocations(revoker))
             self.redis.start()
+            # Before the first client: the subscription's own load may come later.
+            await self._load_revocations(revoker)
         await self.presence.start(on_agent_gone)
+
+    async def _load_revocations(self, revoker: Revoker | None) -> None:
+        if self.revocations is None or revoker is None:
+            return
+        try:
+            await revoker.catch_up(self.revocations.pages())
+        except PublishError as exc:  # Redis down: the load after the subscription returns retries
+            log.warning("revocations_not_loaded", error=str(exc))
 
     async def stop(self) -> None:
         await self.presence.stop()
@@ -70,5 +89,8 @@ def build_backends(settings: Settings) -> Backends:
     presence = RedisPresence(
         publisher, settings.redis_key_prefix, redis_manager.host_id, settings.presence_heartbeat
     )
-    transport = RedisTransport(publisher, redis_history, origin=f"broadcaster-{redis_manager.host_id}")
-    return Backends(redis_manager, transport, redis_history, presence)
+    revocations = RedisRevocations(publisher, settings.redis_key_prefix, settings.jwt_max_lifetime)
+    transport = RedisTransport(
+        publisher, redis_history, origin=f"broadcaster-{redis_manager.host_id}", revocations=revocations
+    )
+    return Backends(redis_manager, transport, redis_history, presence, revocations)

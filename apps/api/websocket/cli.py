@@ -109,12 +109,20 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    secret = load_settings().jwt_secret_key
+    settings = load_settings()
+    secret = settings.jwt_secret_key
     if secret is None or not secret.get_secret_value():
         print(MISSING_KEY_HELP, file=sys.stderr)
         return 2
+    if not 0 < args.ttl <= settings.jwt_max_lifetime:
+        raise UsageError(
+            f"--ttl must be above 0 and at most JWT_MAX_LIFETIME ({settings.jwt_max_lifetime:g} s): "
+            "the server refuses longer-lived tokens"
+        )
     scopes = args.scopes if args.scopes is not None else list(DEV_SCOPES)
     email = args.email or f"{args.sub}@localhost"
+    # The server checks aud and iss when it is configured with them: sign what it expects.
+    claims = {"aud": settings.jwt_audience, "iss": settings.jwt_issuer}
     token = mint_token(
         secret.get_secret_value(),
         sub=args.sub,
@@ -122,6 +130,7 @@ def cmd_token(args: argparse.Namespace) -> int:
         role=args.role,
         scopes=scopes,
         ttl_seconds=args.ttl,
+        extra={name: value for name, value in claims.items() if value},
     )
     print(token)
     return 0

@@ -75,6 +75,7 @@ class SocketHandlers:
         rooms: Subscriptions,
         limits: Limits | None = None,
         metrics: Metrics | None = None,
+        revoked: RevocationList | None = None,
     ) -> None:
         self.sio = sio
         self.validator = validator
@@ -83,7 +84,7 @@ class SocketHandlers:
         self.metrics = metrics or Metrics()
         self.limits = limits or Limits()
         self.accepting = True  # False while the instance drains for shutdown
-        self.revoked = RevocationList()
+        self.revoked = revoked if revoked is not None else RevocationList()
         self.revoker = Revoker(registry, self.revoked, self)
         self.tokens = TokenLifecycle(validator, registry, self.revoked, self)
         self._tasks: set[asyncio.Task[None]] = set()

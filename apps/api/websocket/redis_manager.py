@@ -34,6 +34,7 @@ log = get_logger("websocket.redis")
 MISSED_CANARIES = 3
 MAX_BACKOFF = 5.0
 ControlHandler = Callable[[dict[str, Any]], Awaitable[None]]
+SubscribedHook = Callable[[], Awaitable[None]]
 
 
 class DeafSubscription(Exception):
@@ -51,6 +52,9 @@ class RedisManager(FastManagerMixin, socketio.AsyncRedisManager):  # type: ignor
         self._last_canary = time.monotonic()
         self._canary_task: asyncio.Task[None] | None = None
         self._control: dict[str, ControlHandler] = {}
+        self._on_subscribed: list[SubscribedHook] = []
+        self._hook_task: asyncio.Task[None] | None = None
+        self._hooks_again = False
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
@@ -61,7 +65,7 @@ class RedisManager(FastManagerMixin, socketio.AsyncRedisManager):  # type: ignor
         self._canary_task = asyncio.create_task(self._canaries())
 
     async def stop(self) -> None:
-        for task in (self._canary_task, getattr(self, "thread", None)):
+        for task in (self._canary_task, self._hook_task, getattr(self, "thread", None)):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -70,6 +74,14 @@ class RedisManager(FastManagerMixin, socketio.AsyncRedisManager):  # type: ignor
     def on_control(self, method: str, handler: ControlHandler) -> None:
         """Handle this server's own message kinds (revocations, presence, ...)."""
         self._control[method] = handler
+
+    def on_subscribed(self, hook: SubscribedHook) -> None:
+        """Run `hook` after every successful subscription (the first, and each one restored).
+
+        What was published while this instance did not listen is lost; a hook
+        reads back what Redis kept of it (stored revocations).
+        """
+        self._on_subscribed.append(hook)
 
     def health(self) -> dict[str, Any]:
         return {
@@ -107,6 +119,7 @@ class RedisManager(FastManagerMixin, socketio.AsyncRedisManager):  # type: ignor
                 await asyncio.wait_for(pubsub.subscribe(self.channel), self.publisher.timeout)
                 self._subscribed()
                 backoff = 0.5
+                self._start_subscribed_hooks()
                 async for message in self._messages(pubsub):
                     yield message
             except asyncio.CancelledError:
@@ -173,6 +186,29 @@ class RedisManager(FastManagerMixin, socketio.AsyncRedisManager):  # type: ignor
             return None
         assert isinstance(message, dict)
         return message
+
+    def _start_subscribed_hooks(self) -> None:
+        # Beside the listener, not in it: a long read (100,000 stored revocations
+        # take seconds) must neither hold deliveries back nor look like a deaf
+        # subscription. A run still going began before this subscription, so it
+        # runs once more when it is done (never cancelled half-way through).
+        if not self._on_subscribed:
+            return
+        if self._hook_task is not None and not self._hook_task.done():
+            self._hooks_again = True
+            return
+        self._hook_task = asyncio.create_task(self._run_subscribed_hooks())
+
+    async def _run_subscribed_hooks(self) -> None:
+        again = True
+        while again:
+            self._hooks_again = False
+            for hook in self._on_subscribed:
+                try:
+                    await hook()
+                except Exception:
+                    log.exception("redis_subscribed_hook_failed", hook=getattr(hook, "__qualname__", "?"))
+            again = self._hooks_again
 
     async def _dispatch_control(self, method: str, message: dict[str, Any]) -> None:
         try:

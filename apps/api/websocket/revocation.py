@@ -12,12 +12,19 @@ issued before it cannot simply undo it: such a token can no longer
 re-subscribe to the revoked room, or connect and refresh after a user
 disconnect. A token issued after the revocation (from the next second on,
 JWT `iat` has whole seconds) passes again: the issuer has decided anew.
+
+With Redis, revocations are also kept there (websocket/revocation_redis.py)
+for `JWT_MAX_LIFETIME`: after that, every token issued before them has
+expired anyway. An instance reads them at start and after each lost
+subscription (`Revoker.catch_up`), so one started later, or deaf for a
+while, enforces them too.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import AsyncIterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -25,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from logging_setup import get_logger
 from websocket import audit
 from websocket.auth import Principal
-from websocket.connections import ConnectionOps, ConnectionRegistry
+from websocket.connections import Connection, ConnectionOps, ConnectionRegistry
 from websocket.envelope import OutboundEvent
 from websocket.errors import ErrorCode, WebSocketError
 from websocket.models import SubscriptionRevoked
@@ -75,20 +82,28 @@ class RevocationList:
         self.max_entries = max_entries
         self._at: OrderedDict[tuple[str, str | None], float] = OrderedDict()
 
-    def remember(self, revocation: Revocation) -> None:
+    def remember(self, revocation: Revocation) -> bool:
+        """Keep it (the latest per user and room); False when it was known already, or too old."""
         horizon = time.time() - self.retention
-        if revocation.at < horizon:
-            return
         key = (revocation.user_id, revocation.room)
+        known = self._at.get(key)
+        if revocation.at < horizon or (known is not None and known >= revocation.at):
+            return False
         self._at.pop(key, None)
         self._at[key] = revocation.at
         while self._at and (len(self._at) > self.max_entries or next(iter(self._at.values())) < horizon):
             self._at.popitem(last=False)
+        return True
 
     def bars(self, user: Principal, room: str | None = None) -> bool:
         """Whether `user`'s token predates a revocation of the user (room None) or of the room."""
         at = self._at.get((user.id, room))
-        return at is not None and (user.issued_at is None or user.issued_at <= at)
+        if at is None or at < time.time() - self.retention:
+            return False
+        return user.issued_at is None or user.issued_at <= at
+
+    def __len__(self) -> int:
+        return len(self._at)
 
 
 class Revoker:
@@ -113,8 +128,42 @@ class Revoker:
     async def apply(self, revocation: Revocation) -> int:
         """Revoke on this instance; return how many connections it affected."""
         self.remembered.remember(revocation)
+        affected = await self._enforce(revocation, self.registry.of_user(revocation.user_id))
+        log.info(
+            "revocation_applied",
+            action=revocation.action,
+            user_id=revocation.user_id,
+            room=revocation.room,
+            connections=affected,
+            age_ms=round((time.time() - revocation.at) * 1000, 1),
+        )
+        return affected
+
+    async def catch_up(self, pages: AsyncIterable[list[Revocation]]) -> int:
+        """Revocations read back from Redis (at start, after a lost subscription).
+
+        Remember each; those this instance had not heard of also reach its live
+        connections whose token predates them (what a live message would have
+        done). Returns how many connections were affected.
+        """
+        loaded = new = affected = 0
+        try:
+            async for page in pages:
+                loaded += len(page)
+                for revocation in page:
+                    if not self.remembered.remember(revocation):
+                        continue
+                    new += 1
+                    of_user = self.registry.of_user(revocation.user_id)
+                    older = [conn for conn in of_user if self.remembered.bars(conn.user, revocation.room)]
+                    affected += await self._enforce(revocation, older)
+        finally:
+            log.info("revocations_loaded", loaded=loaded, new=new, connections=affected)
+        return affected
+
+    async def _enforce(self, revocation: Revocation, connections: list[Connection]) -> int:
         affected = 0
-        for conn in self.registry.of_user(revocation.user_id):
+        for conn in connections:
             if revocation.action == "user":
                 audit.denied(
                     "user_disconnected", ErrorCode.ACCESS_REVOKED, client_addr=conn.client_addr,
@@ -132,12 +181,4 @@ class Revoker:
                     reason=revocation.reason,
                 )  # fmt: skip
                 affected += 1
-        log.info(
-            "revocation_applied",
-            action=revocation.action,
-            user_id=revocation.user_id,
-            room=revocation.room,
-            connections=affected,
-            age_ms=round((time.time() - revocation.at) * 1000, 1),
-        )
         return affected

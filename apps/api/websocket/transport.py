@@ -14,6 +14,7 @@ from websocket.envelope import OutboundEvent, position_prefix
 from websocket.history import MemoryHistory
 from websocket.history_redis import RedisHistory
 from websocket.redis_bus import PublishError, RedisPublisher
+from websocket.revocation_redis import RedisRevocations
 from websocket.server import NAMESPACE
 
 log = get_logger("websocket.transport")
@@ -57,10 +58,17 @@ class RedisTransport:
 
     name = "redis"
 
-    def __init__(self, publisher: RedisPublisher, history: RedisHistory, origin: str | None = None) -> None:
+    def __init__(
+        self,
+        publisher: RedisPublisher,
+        history: RedisHistory,
+        origin: str | None = None,
+        revocations: RedisRevocations | None = None,
+    ) -> None:
         self.publisher = publisher
         self.history = history
         self.origin = origin or f"publisher-{uuid.uuid4().hex}"
+        self.revocations = revocations
 
     def _frame(self, event: OutboundEvent, room: str) -> tuple[bytes, bytes]:
         """The channel message around the envelope: (before, after)."""
@@ -90,9 +98,20 @@ class RedisTransport:
         return True
 
     async def control(self, message: dict[str, Any]) -> bool:
-        """A server control message (a revocation): published for every instance's listener."""
+        """A server control message (a revocation): kept in Redis, then published for every listener.
+
+        Stored first, in the same round trip: an instance that subscribes and
+        then reads the stored revocations cannot miss this one.
+        """
+        frame = jsonlib.dumpb({**message, "host_id": self.origin})
+
+        def build(pipe: Pipeline) -> None:
+            if self.revocations is not None:
+                self.revocations.queue(pipe, message)
+            pipe.publish(self.publisher.channel, frame)
+
         try:
-            await self.publisher.publish(jsonlib.dumpb({**message, "host_id": self.origin}))
+            await self.publisher.run(build)
         except PublishError as exc:
             log.error("control_not_published", method=message.get("method"), error=str(exc))
             return False
