@@ -172,6 +172,7 @@ class Settings(PublisherSettings):
         if burst < PUBLISH_MAX_BATCH:
             raise ValueError(f"must be at least {PUBLISH_MAX_BATCH}, the largest batch of POST /api/events")
         return burst
+
     @field_validator("host", "jwt_audience", "jwt_issuer")
     @classmethod
     def _strip(cls, value: str) -> str:
