@@ -2,16 +2,25 @@
 
 On SIGTERM uvicorn stops listening, then closes every open WebSocket with
 code 1012 and only afterwards runs the lifespan shutdown, by which time no
-client can be told anything. `GracefulServer` stops listening first, then
-awaits the application's drain (tell clients, let work in flight finish,
-close sessions cleanly), then lets uvicorn finish with whatever time is left
-of `SHUTDOWN_TIMEOUT`.
+client can be told anything; whatever is still running when its timeout
+ends is cancelled, with an error line and, for WebSocket handlers, a
+traceback. `GracefulServer` instead:
+
+1. awaits the application's drain (refuse new sessions, let work in flight
+   finish, tell clients, close sessions cleanly) while still listening: a
+   long-polling client may open a new connection for the poll that collects
+   its goodbye (socket.io-client under Node opens one per poll);
+2. stops listening and lets keep-alive HTTP connections finish their request;
+3. waits for connections to close within what is left of `SHUTDOWN_TIMEOUT`,
+   then aborts those that did not (a peer that stopped reading), so that
+   their handlers end on their own rather than being cancelled;
+4. lets uvicorn finish.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,6 +32,7 @@ from logging_setup import get_logger
 log = get_logger("serving")
 
 DrainFn = Callable[[], Awaitable[None]]
+CLOSE_POLL_S = 0.02  # how often to look whether the last connections have closed
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -59,21 +69,30 @@ class GracefulServer(uvicorn.Server):
         self.timeout = timeout
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        started = time.monotonic()
-        for server in self.servers:
-            server.close()  # no new connections from here on
-        # Existing connections stay usable during the drain: a long-polling
-        # client between two polls reuses its keep-alive connection to collect
-        # its goodbye (closing idle HTTP connections first would cut it off).
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
         if self.drain is not None:
             try:
                 await self.drain()
             except Exception:
                 log.exception("drain_failed")
-        # Then keep-alive HTTP connections finish their current request and take no other.
+        for server in self.servers:
+            server.close()  # no new connections from here on
+        # Keep-alive HTTP connections finish their current request and take no other.
         for connection in list(self.server_state.connections):
             if not _is_websocket(connection):
                 connection.shutdown()
-        remaining = self.timeout - (time.monotonic() - started)
-        self.config.timeout_graceful_shutdown = max(0.5, remaining)  # type: ignore[assignment]
+        await self._close_connections(deadline)
+        self.config.timeout_graceful_shutdown = max(0.5, deadline - loop.time())  # type: ignore[assignment]
         await super().shutdown(sockets)
+
+    async def _close_connections(self, deadline: float) -> None:
+        """Wait for connections to close until `deadline` (loop time), then abort the rest."""
+        loop = asyncio.get_running_loop()
+        connections = self.server_state.connections
+        while connections and loop.time() < deadline:  # noqa: ASYNC110 (uvicorn's set has no event; it polls too)
+            await asyncio.sleep(CLOSE_POLL_S)
+        if connections:
+            log.info("connections_aborted", count=len(connections), reason="shutdown timeout")
+            for connection in list(connections):
+                connection.transport.abort()  # its handler sees a disconnect and ends
