@@ -106,6 +106,14 @@ class Settings(PublisherSettings):
     github_webhook_secret: SecretStr | None = None
     github_project_resolver: str = ""
 
+    # HTTP front (serving.py, front/): what a connection may cost before the application sees it.
+    # None: derived from MAX_CONNECTIONS (serving.concurrency_limit).
+    limit_concurrency: int | None = Field(default=None, ge=1)
+    http_keepalive_timeout: int = Field(default=5, ge=1, le=3600)
+    http_header_timeout: float = Field(default=10, gt=0, le=300)
+    http_body_timeout: float = Field(default=10, gt=0, le=300)
+    http_body_min_rate: int = Field(default=1024, ge=0)
+
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
@@ -176,6 +184,15 @@ class Settings(PublisherSettings):
             raise ValueError(
                 f"ADMIN_UI_PASSWORD must be at least {MIN_ADMIN_PASSWORD_CHARS} characters "
                 "when ENVIRONMENT=production"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _front_rules(self) -> Settings:
+        if self.limit_concurrency is not None and self.limit_concurrency <= self.max_connections:
+            raise ValueError(
+                "LIMIT_CONCURRENCY must be above MAX_CONNECTIONS: every open WebSocket holds one of its "
+                "slots, and beyond it every HTTP request is answered 503 (leave it unset for the default)"
             )
         return self
 

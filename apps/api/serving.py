@@ -27,6 +27,7 @@ from typing import Any
 import uvicorn
 
 from config import Settings
+from front.header_timeout import with_header_timeout
 from logging_setup import get_logger
 
 log = get_logger("serving")
@@ -35,11 +36,36 @@ DrainFn = Callable[[], Awaitable[None]]
 CLOSE_POLL_S = 0.02  # how often to look whether the last connections have closed
 
 
+def concurrency_limit(settings: Settings) -> int:
+    """uvicorn's `limit_concurrency`: `LIMIT_CONCURRENCY`, or derived from `MAX_CONNECTIONS`.
+
+    uvicorn counts open connections (every open WebSocket and every
+    keep-alive HTTP connection) and running requests (a WebSocket's handler, a
+    held long-poll), and once either reaches the limit answers every new HTTP
+    request 503, health checks included (WebSocket upgrades are never refused
+    by it). A Socket.IO client holds one slot over WebSocket and up to two while
+    long-polling (the held GET and a POST); Engine.IO admits 5 % more sessions
+    than MAX_CONNECTIONS while they join. So: two per connection, 10 % more for
+    sessions joining, and 100 for REST, health checks and metrics.
+    """
+    if settings.limit_concurrency is not None:
+        return settings.limit_concurrency
+    return 2 * settings.max_connections + settings.max_connections // 10 + 100
+
+
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """How this service runs under uvicorn, for `main()` and the in-process test server."""
     return {
         "host": settings.host,
         "port": settings.port,
+        # Request headers get HTTP_HEADER_TIMEOUT seconds (front/header_timeout.py);
+        # bodies are timed by front/body_timeout.py, installed in main.create_app.
+        "http": with_header_timeout(settings.http_header_timeout),
+        "limit_concurrency": concurrency_limit(settings),
+        # Behind a proxy that reuses connections, keep this above the proxy's own
+        # idle timeout (deploy/nginx/eventserver.conf: 4 s), or a request sent on a
+        # connection this side has just closed fails.
+        "timeout_keep_alive": settings.http_keepalive_timeout,
         "log_config": None,
         # The access log would print query strings, tokens included; keep it off.
         "access_log": False,
