@@ -23,7 +23,7 @@ from tests.support.tokens import token
 
 TIMEOUT = 1.0  # HTTP_HEADER_TIMEOUT and HTTP_BODY_TIMEOUT here
 KEEPALIVE = 2  # HTTP_KEEPALIVE_TIMEOUT here
-SLACK = 0.75  # scheduling and the test's own polling
+SLACK = 1.0  # scheduling on a loaded machine, and the test's own polling
 PUBLISH = token("publisher", scopes=["events:publish"])
 
 

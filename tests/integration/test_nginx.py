@@ -201,8 +201,8 @@ async def test_the_proxy_cuts_slow_headers_and_a_flood_while_others_are_served(t
             assert set(await others) == {200}
             assert 429 in flooded and 200 in flooded, sorted(set(flooded))
             for answer, took in await asyncio.gather(*slow):
-                assert answer == b""  # nginx closes without an answer (it logs 408)
-                assert header_timeout - 0.5 <= took < header_timeout + 2, took
+                # nginx closes without an answer (it logs 408); the margin is for a loaded machine.
+                assert answer == b"" and header_timeout - 0.5 <= took < header_timeout + 3, (answer, took)
 
             # Bodies: 1 MB in general, 25 MB for GitHub's webhook deliveries.
             two_mb = b"x" * (2 * 1024 * 1024)
