@@ -98,6 +98,12 @@ async def test_the_parser_calls_the_subclass_callbacks_and_cycle_tells_the_state
     assert cycle is not None and cycle.response_complete and not cycle.more_body
     assert not armed(served.protocol)  # an idle keep-alive connection is uvicorn's timer's business
 
+    await served.send(b"GET / HTTP/1.1\r\nHo")  # the next request, incomplete after this read
+    assert armed(served.protocol)
+    await served.send(b"st: x\r\n\r\n")
+    assert (await served.reader.readuntil(b"ok")).startswith(b"HTTP/1.1 200")
+    assert not armed(served.protocol)
+
     # Answered without reading the body: on_response_complete sees more_body still True.
     await served.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab")
     assert (await served.reader.readuntil(b"ok")).startswith(b"HTTP/1.1 200")

@@ -9,9 +9,9 @@ a time, or keeps trickling a request body the application answered without
 reading, holds the connection as long as it likes (slowloris).
 `HeaderTimeoutProtocol` arms one loop timer:
 
-* when the connection is made (first request) and when a request's first byte
-  arrives (later requests on a keep-alive connection), disarmed when its
-  headers are complete: from then on the application owns the request, and
+* when the connection is made (for its first request), and for a later request
+  on a keep-alive connection when a read leaves it incomplete; disarmed when
+  its headers are complete: from then on the application owns the request, and
   `body_timeout` watches its body;
 * when a response completes while the request body is still arriving, or the
   next request has already begun: what is left must arrive within the same
@@ -27,8 +27,9 @@ checks them against the installed release):
 * `uvicorn.protocols.http.httptools_impl.HttpToolsProtocol`, what `http="auto"`
   picks when httptools is installed (uvicorn[standard] is a requirement);
 * its parser callbacks `on_message_begin` and `on_headers_complete`, which
-  httptools' parser looks up on the protocol instance, and
-  `on_response_complete`, which its `RequestResponseCycle` calls;
+  httptools' parser looks up on the protocol instance and calls from
+  `data_received`, and `on_response_complete`, which its `RequestResponseCycle`
+  calls;
 * its attributes `transport`, `client`, `cycle` (the latest request's cycle,
   None before the first) and the cycle's `response_complete` and `more_body`.
 """
@@ -63,11 +64,17 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         self._disarm()
         super().connection_lost(exc)
 
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # Armed only for a request still incomplete once this data is parsed: a whole
+        # request in one read, the usual case, costs no timer.
+        waiting = self._request_begun and self._header_timer is None and not self._busy()
+        if waiting and not self.transport.is_closing():
+            self._arm()
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._request_begun = True
-        if not self._busy():  # else armed when the response in progress completes
-            self._arm()
 
     def on_headers_complete(self) -> None:
         self._disarm()
