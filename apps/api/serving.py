@@ -15,6 +15,12 @@ traceback. `GracefulServer` instead:
    then aborts those that did not (a peer that stopped reading), so that
    their handlers end on their own rather than being cancelled;
 4. lets uvicorn finish.
+
+uvicorn 0.54 internals this relies on (tests/integration/test_shutdown.py fails
+when they change): `Server.shutdown()` as the hook, `Server.servers`,
+`Server.server_state.connections`, `config.timeout_graceful_shutdown`, and on
+each connection (a protocol object) `shutdown()`, `transport` and the module it
+comes from (`uvicorn.protocols.websockets.*` for a WebSocket).
 """
 
 from __future__ import annotations
