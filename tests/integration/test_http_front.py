@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.support.clients import Client
+from tests.support.figures import record
 from tests.support.net import eventually
 from tests.support.servers import ServerProcess
 from tests.support.tokens import token
@@ -114,6 +115,12 @@ async def test_slow_headers_are_cut_within_the_header_timeout(front: ServerProce
         assert client.sio.connected
         await client.subscribe(f"project:{uuid.uuid4()}")
     await eventually(lambda: len(timeouts_logged(front, "headers")) == before + 2)
+    record(
+        "slow headers (uvicorn direct)",
+        f"silent, half a request line, a header trickle: cut after {silent_took:.2f}, {half_took:.2f}, "
+        f"{slow_took:.2f} s (HTTP_HEADER_TIMEOUT {TIMEOUT:g} s); {len(statuses)} of {len(statuses)} "
+        "/health requests served meanwhile",
+    )
     assert front.trouble() == []
     await polling.close()
     await websocket.close()
@@ -157,6 +164,12 @@ async def test_stalled_and_trickled_bodies_are_cut_within_the_body_timeout(front
         assert TIMEOUT - 0.1 <= took < TIMEOUT + SLACK, took
     assert statuses and set(statuses) == {200}, statuses
     await eventually(lambda: len(timeouts_logged(front, "body")) == before + 2)
+    record(
+        "slow bodies (uvicorn direct)",
+        f"stalled, trickled at 5 bytes/s: cut after {stalled_took:.2f}, {trickled_took:.2f} s "
+        f"(HTTP_BODY_TIMEOUT {TIMEOUT:g} s, HTTP_BODY_MIN_RATE 100); {len(statuses)} of {len(statuses)} "
+        "/health requests served meanwhile",
+    )
     reasons = sorted(str(r["reason"]) for r in timeouts_logged(front, "body")[before:])
     assert reasons == ["stalled", "too slow"]
     assert front.trouble() == []  # no "Exception in ASGI application" from the route told to stop

@@ -18,6 +18,7 @@ import pytest
 from tests.integration.test_js_client import NodeFactory
 from tests.integration.test_redis_fanout import health
 from tests.support.clients import Client
+from tests.support.figures import record
 from tests.support.net import eventually, free_port
 from tests.support.redis import require
 from tests.support.servers import ROOT, ServerProcess, run_module
@@ -200,9 +201,17 @@ async def test_the_proxy_cuts_slow_headers_and_a_flood_while_others_are_served(t
             await flooder.close()
             assert set(await others) == {200}
             assert 429 in flooded and 200 in flooded, sorted(set(flooded))
-            for answer, took in await asyncio.gather(*slow):
+            cuts = await asyncio.gather(*slow)
+            for answer, took in cuts:
                 # nginx closes without an answer (it logs 408); the margin is for a loaded machine.
                 assert answer == b"" and header_timeout - 0.5 <= took < header_timeout + 3, (answer, took)
+            record(
+                "nginx front",
+                f"a flood of {len(flooded)} requests from one address: {flooded.count(200)} served, "
+                f"{flooded.count(429)} answered 429, while another address got 10 of 10; slow headers cut "
+                f"after {', '.join(f'{took:.1f}' for _, took in cuts)} s (client_header_timeout "
+                f"{header_timeout:g} s)",
+            )
 
             # Bodies: 1 MB in general, 25 MB for GitHub's webhook deliveries.
             two_mb = b"x" * (2 * 1024 * 1024)
