@@ -122,6 +122,13 @@ class Settings(PublisherSettings):
     jwt_issuer: str = Field(default="", max_length=500)
     dev_token_ttl: float = Field(default=3600, ge=60, le=MAX_TOKEN_LIFETIME)
     dev_token_use_jwt_secret: bool = False
+    # HTTP front (serving.py, front/): what a connection may cost before the application sees it.
+    # None: derived from MAX_CONNECTIONS (serving.concurrency_limit).
+    limit_concurrency: int | None = Field(default=None, ge=1)
+    http_keepalive_timeout: int = Field(default=5, ge=1, le=3600)
+    http_header_timeout: float = Field(default=10, gt=0, le=300)
+    http_body_timeout: float = Field(default=10, gt=0, le=300)
+    http_body_min_rate: int = Field(default=1024, ge=0)
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
@@ -218,6 +225,15 @@ class Settings(PublisherSettings):
             raise ValueError(
                 f"ADMIN_UI_PASSWORD must be at least {MIN_ADMIN_PASSWORD_CHARS} characters "
                 "when ENVIRONMENT=production"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _front_rules(self) -> Settings:
+        if self.limit_concurrency is not None and self.limit_concurrency <= self.max_connections:
+            raise ValueError(
+                "LIMIT_CONCURRENCY must be above MAX_CONNECTIONS: every open WebSocket holds one of its "
+                "slots, and beyond it every HTTP request is answered 503 (leave it unset for the default)"
             )
         return self
 

@@ -22,6 +22,7 @@ from config import Settings, SettingsError, get_settings, load_settings
 from events import example_usage
 from events.broadcaster import get_broadcaster
 from events.dedupe import create_dedupe_store
+from front.body_timeout import BodyTimeout
 from gc_setup import tune_gc
 from logging_setup import configure_logging, get_logger
 from observability.admin_ui import enable_admin_ui
@@ -188,6 +189,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.ws_fast_path:  # WebSockets straight to the Engine.IO mounts (websocket/fastlane.py)
         app.add_middleware(EngineIOFastLane, router=app.router, prefixes=ENGINEIO_PREFIXES)
     app.add_middleware(RequestTracker, skip_prefixes=ENGINEIO_PREFIXES, in_flight=requests)
+    app.add_middleware(  # every request body, Engine.IO's too
+        BodyTimeout, seconds=settings.http_body_timeout, min_rate=settings.http_body_min_rate
+    )
     if settings.trusted_proxies:
         # Outermost: every layer below sees the client the trusted proxy reports.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)

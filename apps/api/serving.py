@@ -2,27 +2,61 @@
 
 On SIGTERM uvicorn stops listening, then closes every open WebSocket with
 code 1012 and only afterwards runs the lifespan shutdown, by which time no
-client can be told anything. `GracefulServer` stops listening first, then
-awaits the application's drain (tell clients, let work in flight finish,
-close sessions cleanly), then lets uvicorn finish with whatever time is left
-of `SHUTDOWN_TIMEOUT`.
+client can be told anything; whatever is still running when its timeout
+ends is cancelled, with an error line and, for WebSocket handlers, a
+traceback. `GracefulServer` instead:
+
+1. awaits the application's drain (refuse new sessions, let work in flight
+   finish, tell clients, close sessions cleanly) while still listening: a
+   long-polling client may open a new connection for the poll that collects
+   its goodbye (socket.io-client under Node opens one per poll);
+2. stops listening and lets keep-alive HTTP connections finish their request;
+3. waits for connections to close within what is left of `SHUTDOWN_TIMEOUT`,
+   then aborts those that did not (a peer that stopped reading), so that
+   their handlers end on their own rather than being cancelled;
+4. lets uvicorn finish.
+
+uvicorn 0.54 internals this relies on (tests/integration/test_shutdown.py fails
+when they change): `Server.shutdown()` as the hook, `Server.servers`,
+`Server.server_state.connections`, `config.timeout_graceful_shutdown`, and on
+each connection (a protocol object) `shutdown()`, `transport` and the module it
+comes from (`uvicorn.protocols.websockets.*` for a WebSocket).
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import uvicorn
 
 from config import Settings
+from front.header_timeout import with_header_timeout
 from logging_setup import get_logger
 
 log = get_logger("serving")
 
 DrainFn = Callable[[], Awaitable[None]]
+CLOSE_POLL_S = 0.02  # how often to look whether the last connections have closed
+
+
+def concurrency_limit(settings: Settings) -> int:
+    """uvicorn's `limit_concurrency`: `LIMIT_CONCURRENCY`, or derived from `MAX_CONNECTIONS`.
+
+    uvicorn counts open connections (every open WebSocket and every
+    keep-alive HTTP connection) and running requests (a WebSocket's handler, a
+    held long-poll), and once either reaches the limit answers every new HTTP
+    request 503, health checks included (WebSocket upgrades are never refused
+    by it). A Socket.IO client holds one slot over WebSocket and up to two while
+    long-polling (the held GET and a POST); Engine.IO admits 5 % more sessions
+    than MAX_CONNECTIONS while they join. So: two per connection, 10 % more for
+    sessions joining, and 100 for REST, health checks and metrics.
+    """
+    if settings.limit_concurrency is not None:
+        return settings.limit_concurrency
+    return 2 * settings.max_connections + settings.max_connections // 10 + 100
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -30,6 +64,14 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "host": settings.host,
         "port": settings.port,
+        # Request headers get HTTP_HEADER_TIMEOUT seconds (front/header_timeout.py);
+        # bodies are timed by front/body_timeout.py, installed in main.create_app.
+        "http": with_header_timeout(settings.http_header_timeout),
+        "limit_concurrency": concurrency_limit(settings),
+        # Behind a proxy that reuses connections, keep this above the proxy's own
+        # idle timeout (deploy/nginx/eventserver.conf: 4 s), or a request sent on a
+        # connection this side has just closed fails.
+        "timeout_keep_alive": settings.http_keepalive_timeout,
         "log_config": None,
         # The access log would print query strings, tokens included; keep it off.
         "access_log": False,
@@ -59,21 +101,30 @@ class GracefulServer(uvicorn.Server):
         self.timeout = timeout
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        started = time.monotonic()
-        for server in self.servers:
-            server.close()  # no new connections from here on
-        # Existing connections stay usable during the drain: a long-polling
-        # client between two polls reuses its keep-alive connection to collect
-        # its goodbye (closing idle HTTP connections first would cut it off).
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
         if self.drain is not None:
             try:
                 await self.drain()
             except Exception:
                 log.exception("drain_failed")
-        # Then keep-alive HTTP connections finish their current request and take no other.
+        for server in self.servers:
+            server.close()  # no new connections from here on
+        # Keep-alive HTTP connections finish their current request and take no other.
         for connection in list(self.server_state.connections):
             if not _is_websocket(connection):
                 connection.shutdown()
-        remaining = self.timeout - (time.monotonic() - started)
-        self.config.timeout_graceful_shutdown = max(0.5, remaining)  # type: ignore[assignment]
+        await self._close_connections(deadline)
+        self.config.timeout_graceful_shutdown = max(0.5, deadline - loop.time())  # type: ignore[assignment]
         await super().shutdown(sockets)
+
+    async def _close_connections(self, deadline: float) -> None:
+        """Wait for connections to close until `deadline` (loop time), then abort the rest."""
+        loop = asyncio.get_running_loop()
+        connections = self.server_state.connections
+        while connections and loop.time() < deadline:  # noqa: ASYNC110 (uvicorn's set has no event; it polls too)
+            await asyncio.sleep(CLOSE_POLL_S)
+        if connections:
+            log.info("connections_aborted", count=len(connections), reason="shutdown timeout")
+            for connection in list(connections):
+                connection.transport.abort()  # its handler sees a disconnect and ends

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 from tests.integration.test_js_client import NodeFactory
 from tests.integration.test_redis_fanout import health
 from tests.support.clients import Client
+from tests.support.figures import record
 from tests.support.net import eventually, free_port
 from tests.support.redis import require
 from tests.support.servers import ROOT, ServerProcess, run_module
@@ -37,8 +40,12 @@ async def nginx(upstreams: list[int], workdir: Path) -> AsyncIterator[str]:
     binary = require("nginx", "the load-balancer test runs the shipped nginx configuration")
     port = free_port()
     (workdir / "eventserver.conf").write_text(render(upstreams, port))
+    # Started as root, nginx's workers would run as "nobody" and could not write request
+    # bodies to their temporary files in the test's folder (only root may enter it).
+    user = "user root;" if os.geteuid() == 0 else ""
     (workdir / "nginx.conf").write_text(
         f"""worker_processes 1;
+{user}
 pid {workdir}/nginx.pid;
 error_log {workdir}/error.log warn;
 events {{ worker_connections 1024; }}
@@ -129,3 +136,89 @@ async def test_js_client_through_nginx(
             assert event["data"]["project_id"] == str(project_id)
     finally:
         await asyncio.gather(a.stop(), b.stop())
+
+
+def shipped(directive: str) -> float:
+    """A `directive Ns;` of the shipped config, in seconds."""
+    match = re.search(rf"^\s*{directive} (\d+)s;", NGINX_CONF.read_text(), re.MULTILINE)
+    assert match, f"{directive} not in {NGINX_CONF}"
+    return float(match.group(1))
+
+
+async def cut_after(port: int, first: bytes, trickle: bytes = b"", every: float = 0.5) -> tuple[bytes, float]:
+    """From 127.0.0.4: send `first`, then `trickle` a byte every `every` s; (answer, seconds to EOF)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=("127.0.0.4", 0))
+    opened = time.monotonic()
+
+    async def dribble() -> None:
+        with contextlib.suppress(ConnectionError):
+            writer.write(first)
+            for byte in trickle:
+                await asyncio.sleep(every)
+                writer.write(bytes([byte]))
+                await writer.drain()
+
+    sender = asyncio.create_task(dribble())
+    answer = b""
+    with contextlib.suppress(ConnectionError):
+        while chunk := await asyncio.wait_for(reader.read(65536), 60):
+            answer += chunk
+    took = time.monotonic() - opened
+    sender.cancel()
+    writer.close()
+    return answer, took
+
+
+async def statuses_from(address: str, url: str, count: int, every: float = 0.0) -> list[int]:
+    """`count` GETs of `url` from `address` (all at once when `every` is 0)."""
+    transport = httpx.AsyncHTTPTransport(local_address=address)
+    async with httpx.AsyncClient(transport=transport, timeout=10) as http:
+        if not every:
+            return [r.status_code for r in await asyncio.gather(*(http.get(url) for _ in range(count)))]
+        statuses = []
+        for _ in range(count):
+            statuses.append((await http.get(url)).status_code)
+            await asyncio.sleep(every)
+        return statuses
+
+
+async def test_the_proxy_cuts_slow_headers_and_a_flood_while_others_are_served(tmp_path: Path) -> None:
+    header_timeout = shipped("client_header_timeout")
+    instance = await ServerProcess().start()
+    try:
+        async with nginx([instance.port, instance.port], tmp_path) as proxy_url:
+            port = int(proxy_url.rsplit(":", 1)[1])
+            slow = [  # half a request line, then nothing; a header trickled a byte every 0.5 s
+                asyncio.create_task(cut_after(port, b"GET /health HTT")),
+                asyncio.create_task(cut_after(port, b"GET /health HTTP/1.1\r\n", b"X-a: b\r\n" * 100)),
+            ]
+            flood = asyncio.create_task(statuses_from("127.0.0.2", proxy_url + "/health", 200))
+            others = asyncio.create_task(statuses_from("127.0.0.3", proxy_url + "/health", 10, every=0.2))
+            flooded = await flood
+            # The flooding address still reaches Engine.IO, which has its own allowance.
+            flooder = Client(local_addr="127.0.0.2")
+            await flooder.connect(proxy_url, token("flooder"), transports=["polling"])
+            await flooder.close()
+            assert set(await others) == {200}
+            assert 429 in flooded and 200 in flooded, sorted(set(flooded))
+            cuts = await asyncio.gather(*slow)
+            for answer, took in cuts:
+                # nginx closes without an answer (it logs 408); the margin is for a loaded machine.
+                assert answer == b"" and header_timeout - 0.5 <= took < header_timeout + 3, (answer, took)
+            record(
+                "nginx front",
+                f"a flood of {len(flooded)} requests from one address: {flooded.count(200)} served, "
+                f"{flooded.count(429)} answered 429, while another address got 10 of 10; slow headers cut "
+                f"after {', '.join(f'{took:.1f}' for _, took in cuts)} s (client_header_timeout "
+                f"{header_timeout:g} s)",
+            )
+
+            # Bodies: 1 MB in general, 25 MB for GitHub's webhook deliveries.
+            two_mb = b"x" * (2 * 1024 * 1024)
+            async with httpx.AsyncClient(base_url=proxy_url, timeout=10) as http:
+                assert (await http.post("/api/events", content=two_mb)).status_code == 413
+                webhook = await http.post("/webhooks/github", content=two_mb)
+                # Past nginx: the server's own answer (an unsigned delivery is refused).
+                assert webhook.status_code != 413 and "code" in webhook.json()["detail"], webhook.text
+    finally:
+        await instance.stop()

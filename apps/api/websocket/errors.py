@@ -24,6 +24,7 @@ class ErrorCode(StrEnum):
     ORIGIN_NOT_ALLOWED = "ORIGIN_NOT_ALLOWED"
     MESSAGE_TOO_LARGE = "MESSAGE_TOO_LARGE"
     BAD_PACKET = "BAD_PACKET"
+    REQUEST_TIMEOUT = "REQUEST_TIMEOUT"  # request headers or body too slow (front/)
     # command errors (ack.code)
     INVALID_PAYLOAD = "INVALID_PAYLOAD"
     INVALID_ROOM = "INVALID_ROOM"

@@ -71,6 +71,8 @@ class FastSocket(async_socket.AsyncSocket):  # type: ignore[misc]
     _deadline: asyncio.Timeout | None
     _end_reason: str | None
     _peer_closed: bool
+    _polls: int
+    _polled_at: float
 
     @classmethod
     def adopt(cls, socket: Any) -> FastSocket:
@@ -80,7 +82,19 @@ class FastSocket(async_socket.AsyncSocket):  # type: ignore[misc]
         socket._deadline = None
         socket._end_reason = None
         socket._peer_closed = False
+        socket._polls = 0
+        socket._polled_at = asyncio.get_running_loop().time()
         return socket  # type: ignore[no-any-return]
+
+    @property
+    def polled_at(self) -> float | None:
+        """When the client's last poll ended (event loop time); None while one is open.
+
+        A long-polling client that behaves always has a poll open, but for the
+        round trip between two polls: the drain on shutdown waits for those,
+        not for a client that stopped polling (websocket/shutdown.py).
+        """
+        return None if self._polls else self._polled_at
 
     # -- pings -----------------------------------------------------------------
     def schedule_ping(self) -> None:
@@ -161,11 +175,17 @@ class FastSocket(async_socket.AsyncSocket):  # type: ignore[misc]
     async def poll(self) -> list[Any]:
         """Stock semantics: wait up to ping_interval + ping_timeout, then take all that is queued."""
         queue = self.queue
+        self._polls += 1
         try:
             async with asyncio.timeout(self.server.ping_interval + self.server.ping_timeout):
                 await queue.wait()
         except (TimeoutError, asyncio.CancelledError):
             raise exceptions.QueueEmpty() from None
+        finally:
+            self._polls -= 1
+            self._polled_at = asyncio.get_running_loop().time()
+        if queue.empty():  # woken by close(): the connection was given up on
+            raise exceptions.QueueEmpty()
         first = queue.get_nowait()
         queue.task_done()
         if first is None:

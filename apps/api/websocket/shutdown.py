@@ -1,7 +1,7 @@
 """Draining an instance on SIGTERM: finish what is in flight, say goodbye, close.
 
-The order, all within `SHUTDOWN_TIMEOUT` seconds (the listening socket is
-already closed when `Drain.run()` starts, see `serving.GracefulServer`):
+The order, all within `SHUTDOWN_TIMEOUT` seconds (the listening socket stays
+open until `Drain.run()` returns, see `serving.GracefulServer`):
 
 1. refuse new Socket.IO connections (`SERVER_SHUTTING_DOWN`, retryable);
 2. let REST requests in progress finish, background tasks included, since
@@ -11,7 +11,14 @@ already closed when `Drain.run()` starts, see `serving.GracefulServer`):
    event it sent is delivered to its own clients before they are closed;
 4. send each connection `server.shutdown` with a reconnect delay spread over
    a few seconds, then close its Engine.IO session cleanly (a CLOSE packet:
-   socket.io-client reconnects on its own, to another instance).
+   socket.io-client reconnects on its own, to another instance), waiting only
+   while its client is collecting it (websocket/goodbye.py).
+
+New Engine.IO sessions are refused from the first step at the HTTP level
+(`RequestTracker`: 503, or 403 for a WebSocket), which clients retry with
+their reconnection backoff, while requests of existing sessions still reach
+Engine.IO, on new TCP connections too: that is how a long-polling client
+collects its goodbye.
 """
 
 from __future__ import annotations
@@ -19,48 +26,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
-
 from logging_setup import get_logger
 from websocket import jsonlib
 from websocket.envelope import OutboundEvent
+from websocket.goodbye import say_goodbye
 from websocket.models import ServerShutdown
+from websocket.shutdown_http import InFlight, RequestTracker
+
+__all__ = ["Drain", "InFlight", "RedisBarrier", "RequestTracker", "TrackedTransport"]
 
 log = get_logger("websocket.shutdown")
 
 BARRIER_METHOD = "eventserver.barrier"
 RECONNECT_DELAY_MS = (1_000, 5_000)
 SHUTDOWN_REASON = "server shutdown"  # Engine.IO has no reason of its own for this
-
-
-class InFlight:
-    """Counts work in progress; `idle()` waits until there is none.
-
-    `closed` says that no new work should start (the instance is draining).
-    """
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.closed = False
-        self._idle = asyncio.Event()
-        self._idle.set()
-
-    def __enter__(self) -> None:
-        self.count += 1
-        self._idle.clear()
-
-    def __exit__(self, *exc: object) -> None:
-        self.count -= 1
-        if self.count == 0:
-            self._idle.set()
-
-    async def idle(self) -> None:
-        await self._idle.wait()
 
 
 class TrackedTransport:
@@ -81,37 +64,6 @@ class TrackedTransport:
 
     async def aclose(self) -> None:
         await self.inner.aclose()
-
-
-SHUTTING_DOWN = jsonlib.dumpb(
-    {"detail": {"code": "SERVER_SHUTTING_DOWN", "message": "This instance is shutting down; retry elsewhere"}}
-)
-
-
-class RequestTracker:
-    """ASGI middleware counting HTTP requests in progress, except Engine.IO's own.
-
-    Once the drain has begun, new REST requests are answered 503 (connections
-    stay open so that long-polling clients can still collect their goodbye).
-    """
-
-    def __init__(self, app: ASGIApp, skip_prefixes: tuple[str, ...], in_flight: InFlight) -> None:
-        self.app = app
-        self.skip_prefixes = skip_prefixes
-        self.in_flight = in_flight
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path", "").startswith(self.skip_prefixes):
-            await self.app(scope, receive, send)
-            return
-        if self.in_flight.closed:
-            await send({"type": "http.response.start", "status": 503, "headers": [
-                (b"content-type", b"application/json"), (b"connection", b"close"), (b"retry-after", b"1"),
-            ]})  # fmt: skip
-            await send({"type": "http.response.body", "body": SHUTTING_DOWN})
-            return
-        with self.in_flight:
-            await self.app(scope, receive, send)
 
 
 class RedisBarrier:
@@ -179,7 +131,8 @@ class Drain:
             self._done.set_result(None)
 
     async def _drain(self, late: bool) -> None:
-        started = time.monotonic()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         deadline = started + self.timeout
         self.handlers.accepting = False
         self.requests.closed = True
@@ -191,16 +144,16 @@ class Drain:
             timeout_s=self.timeout,
         )
         # Half the budget for work in progress, the rest for goodbyes.
-        finished = await _within(self._finish_in_flight(), started + self.timeout / 2 - time.monotonic())
+        finished = await _within(self._finish_in_flight(), started + self.timeout / 2 - loop.time())
         told = await self._tell_all()
-        closed = await self._close_all(deadline, wait=not late)
+        said = await self._close_all(deadline, late)
         log.info(
             "shutdown_drained",
             in_flight_finished=finished,
             told=told,
-            closed=closed,
-            left_open=sum(1 for socket in self.sio.eio.sockets.values() if not socket.closed),
-            duration_s=round(time.monotonic() - started, 3),
+            closed=said.count(True),
+            closed_without_goodbye=said.count(False),
+            duration_s=round(loop.time() - started, 3),
         )
 
     async def _finish_in_flight(self) -> None:
@@ -221,20 +174,21 @@ class Drain:
                 told += 1
         return told
 
-    async def _close_all(self, deadline: float, wait: bool) -> int:
+    async def _close_all(self, deadline: float, late: bool) -> list[bool]:
+        """Close every Engine.IO session; for each, whether its client collected the CLOSE packet.
+
+        `deadline` is event loop time. `late`: the connections are gone already.
+        """
         sockets = list(self.sio.eio.sockets.values())
-        # close() queues a CLOSE packet after everything already queued and waits
-        # until the client has been sent it; a client that stopped reading is cut
-        # off at the deadline.
-        closes = [
-            asyncio.ensure_future(socket.close(wait=wait, reason=SHUTDOWN_REASON)) for socket in sockets
-        ]
-        if not closes:
-            return 0
-        done, pending = await asyncio.wait(closes, timeout=max(0.1, deadline - time.monotonic()))
-        for task in pending:
-            task.cancel()
-        return len(done)
+        if late:
+            for socket in sockets:
+                with contextlib.suppress(Exception):
+                    await socket.close(wait=False, reason=SHUTDOWN_REASON)
+            return [False] * len(sockets)
+        results = await asyncio.gather(
+            *(say_goodbye(socket, SHUTDOWN_REASON, deadline) for socket in sockets), return_exceptions=True
+        )
+        return [result is True for result in results]
 
 
 async def _within(work: Awaitable[None], seconds: float) -> bool:
