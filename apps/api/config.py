@@ -106,6 +106,10 @@ class Settings(PublisherSettings):
     github_webhook_secret: SecretStr | None = None
     github_project_resolver: str = ""
 
+    # Slow consumers (issue 12; websocket/slow_consumers.py): bytes of outgoing messages that
+    # may wait for one connection before it is cut (SLOW_CONSUMER).
+    max_queued_bytes: int = Field(default=1024 * 1024, ge=16 * 1024, le=1024 * 1024 * 1024)
+
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:

@@ -40,7 +40,9 @@ from websocket.http_guard import EngineIOGuard
 from websocket.limits import Limits
 from websocket.server import ENGINEIO_PREFIXES, NAMESPACE, RestCORSMiddleware, create_sio, engineio_apps
 from websocket.shutdown import Drain, InFlight, RedisBarrier, RequestTracker, TrackedTransport
+from websocket.slow_consumers import SlowConsumers
 from websocket.subscriptions import Subscriptions
+from websocket.tcp_reset import RawSendTap
 
 log = get_logger("main")
 
@@ -74,6 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = Metrics()
     handlers = SocketHandlers(sio, validator, registry, rooms, Limits.from_settings(settings), metrics)
     handlers.register()
+    slow_consumers = SlowConsumers(sio, registry)
+    slow_consumers.install()
     admin_ui = enable_admin_ui(sio, settings)
     broadcaster = get_broadcaster()
     requests = InFlight()
@@ -137,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.backends = backends
     app.state.manager = manager
     app.state.handlers = handlers
+    app.state.slow_consumers = slow_consumers
     app.state.drain = drain.run
     app.state.dev_token = None if settings.is_production else mint_dev_token(secret)
     app.state.metrics = metrics
@@ -156,6 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.ws_fast_path:  # WebSockets straight to the Engine.IO mounts (websocket/fastlane.py)
         app.add_middleware(EngineIOFastLane, router=app.router, prefixes=ENGINEIO_PREFIXES)
     app.add_middleware(RequestTracker, skip_prefixes=ENGINEIO_PREFIXES, in_flight=requests)
+    app.add_middleware(RawSendTap)  # uvicorn's own send, to reset slow consumers (websocket/tcp_reset.py)
     if settings.trusted_proxies:
         # Outermost: every layer below sees the client the trusted proxy reports.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)

@@ -62,7 +62,7 @@ export interface AiSuggestion {
 
 /** Sent to one connection right before the server closes it; `code` says why. */
 export interface ConnectionErrorData {
-  /** `AUTH_EXPIRED`, `RATE_LIMITED` or `ACCESS_REVOKED` */
+  /** `AUTH_EXPIRED`, `RATE_LIMITED`, `ACCESS_REVOKED` or `SLOW_CONSUMER` */
   code: string;
   message: string;
 }
@@ -89,7 +89,7 @@ export interface ErrorAck {
   retryable: boolean;
 }
 
-export type ErrorCode = "AUTH_REQUIRED" | "AUTH_INVALID" | "AUTH_EXPIRED" | "INVALID_NAMESPACE" | "SERVER_FULL" | "TOO_MANY_CONNECTIONS" | "SERVER_SHUTTING_DOWN" | "ACCESS_REVOKED" | "ORIGIN_NOT_ALLOWED" | "MESSAGE_TOO_LARGE" | "BAD_PACKET" | "INVALID_PAYLOAD" | "INVALID_ROOM" | "FORBIDDEN" | "ROOM_NOT_LEAVABLE" | "UNKNOWN_COMMAND" | "SUBSCRIPTION_LIMIT" | "RATE_LIMITED" | "INTERNAL_ERROR";
+export type ErrorCode = "AUTH_REQUIRED" | "AUTH_INVALID" | "AUTH_EXPIRED" | "INVALID_NAMESPACE" | "SERVER_FULL" | "TOO_MANY_CONNECTIONS" | "SERVER_SHUTTING_DOWN" | "ACCESS_REVOKED" | "ORIGIN_NOT_ALLOWED" | "MESSAGE_TOO_LARGE" | "BAD_PACKET" | "SLOW_CONSUMER" | "INVALID_PAYLOAD" | "INVALID_ROOM" | "FORBIDDEN" | "ROOM_NOT_LEAVABLE" | "UNKNOWN_COMMAND" | "SUBSCRIPTION_LIMIT" | "RATE_LIMITED" | "INTERNAL_ERROR";
 
 /** An issue was closed. */
 export interface IssueClosed {

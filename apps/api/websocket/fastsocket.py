@@ -71,6 +71,7 @@ class FastSocket(async_socket.AsyncSocket):  # type: ignore[misc]
     _deadline: asyncio.Timeout | None
     _end_reason: str | None
     _peer_closed: bool
+    websocket_scope: dict[str, Any] | None  # set by engine.py (its TCP connection can be reset)
 
     @classmethod
     def adopt(cls, socket: Any) -> FastSocket:
