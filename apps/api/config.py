@@ -106,9 +106,11 @@ class Settings(PublisherSettings):
     github_webhook_secret: SecretStr | None = None
     github_project_resolver: str = ""
 
-    # Slow consumers (issue 12; websocket/slow_consumers.py): bytes of outgoing messages that
-    # may wait for one connection before it is cut (SLOW_CONSUMER).
+    # Slow consumers and replays (issue 12; websocket/slow_consumers.py, websocket/replay_budget.py):
+    # bytes of outgoing messages that may wait for one connection before it is cut (SLOW_CONSUMER),
+    # and bytes of history one connection may be re-sent per minute by `subscribe {since}`.
     max_queued_bytes: int = Field(default=1024 * 1024, ge=16 * 1024, le=1024 * 1024 * 1024)
+    replay_bytes_per_minute: int = Field(default=4 * 1024 * 1024, ge=0, le=1024 * 1024 * 1024)
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod

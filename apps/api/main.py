@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     manager = backends.manager
     transport = TrackedTransport(backends.transport)
     sio = create_sio(settings, manager)
-    rooms = Subscriptions(sio, backends.history, backends.presence)
+    rooms = Subscriptions(sio, backends.history, backends.presence, settings.replay_bytes_per_minute)
     metrics = Metrics()
     handlers = SocketHandlers(sio, validator, registry, rooms, Limits.from_settings(settings), metrics)
     handlers.register()

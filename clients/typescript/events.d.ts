@@ -291,12 +291,12 @@ export interface SubscribeAck {
   room: string;
   /** The room's position; live events after it follow this ack. Null when history is unreachable */
   position: StreamPosition | null;
-  /** Only with `since`: true when every missed event was replayed (or none was missed); false when history no longer reaches back (reload state over REST) */
+  /** Only with `since`: true when every missed event was replayed (or none was missed); false when history no longer reaches back or the replay was not allowed (reload state over REST) */
   recovered?: boolean | null;
   /** Only with `since`: how many events were re-sent */
   replayed?: number | null;
-  /** Only when not recovered: why */
-  reason?: "epoch_changed" | "history_expired" | "ahead_of_stream" | "history_unavailable" | null;
+  /** Only when not recovered: why. `replay_limited`: the replay would pass this connection's replay budget (REPLAY_BYTES_PER_MINUTE) or its queue ceiling (MAX_QUEUED_BYTES) */
+  reason?: "epoch_changed" | "history_expired" | "ahead_of_stream" | "history_unavailable" | "replay_limited" | null;
 }
 
 export interface SubscribeCommand {

@@ -5,6 +5,7 @@ long-polling client that stops polling), and answers pings blindly so the
 heartbeat never ends it, is closed once `MAX_QUEUED_BYTES` wait for it:
 counted, audited, its queue freed, its TCP connection gone although it never
 reads again; an honest client on the same server gets every event, in order.
+Repeated `subscribe {since}` by such a peer cannot make the server buffer more.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from structlog.testing import capture_logs
 
@@ -22,7 +26,7 @@ from tests.integration.test_metrics import scrape, value
 from tests.support.clients import Client
 from tests.support.figures import record
 from tests.support.net import eventually
-from tests.support.servers import LiveServer, running
+from tests.support.servers import LiveServer, ServerProcess, running
 from tests.support.stalled import StalledPoller, StalledWebSocket, subscribe_packet
 from tests.support.tokens import token
 from websocket.models import WorkflowProgress
@@ -154,3 +158,113 @@ async def test_a_polling_client_that_stops_polling_is_cut_the_same_way(room: str
         finally:
             await poller.close()
             await honest.close()
+
+
+async def test_a_replay_the_budget_does_not_cover_is_refused_and_the_client_stays_subscribed(
+    room: str,
+) -> None:
+    workflow_id = room.partition(":")[2]
+
+    async def step(n: int) -> None:
+        assert await get_broadcaster().publish(
+            WorkflowProgress(workflow_id=workflow_id, progress=n, current_step=str(n))
+        )
+
+    async with running(LiveServer(replay_bytes_per_minute=0)) as server:
+        client = await Client().connect(server.url, token("resumer"))
+        try:
+            position = (await client.subscribe(room))["position"]
+            for n in range(3):
+                await step(n)
+            await client.wait_count("workflow.progress", 3)
+            with capture_logs() as logs:
+                ack = await client.subscribe(room, since=position, replay="all")
+            assert ack["position"]["offset"] == 3  # live events after it follow the ack
+            assert (ack["recovered"], ack["replayed"], ack["reason"]) == (False, 0, "replay_limited")
+            assert [(e["code"], e["log_level"]) for e in logs if e["event"] == "replay_limited"] == [
+                ("RATE_LIMITED", "info")
+            ]
+            await step(3)  # still subscribed: live events go on after the refused replay
+            events = await client.wait_count("workflow.progress", 4)
+            assert [e["data"]["current_step"] for e in events] == ["0", "1", "2", "3"]
+            assert not any(e.get("replayed") for e in events)
+        finally:
+            await client.close()
+
+
+# -- the amplification probe of issue 12: repeated `since` subscribes by a peer that never reads --
+
+EVENTS = 200  # HISTORY_SIZE's default: the whole history is replayed by `since: {offset: 0}`
+EVENT_PAD = "y" * 4000  # ~4.2 KB each: ~0.85 MB per replay, as in the issue's probe
+PROBES = 100
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+@pytest.fixture
+async def child() -> AsyncIterator[ServerProcess]:
+    async with running(ServerProcess()) as server:
+        yield server
+
+
+async def fill_history(server: ServerProcess, room: str) -> None:
+    workflow_id = room.partition(":")[2]
+    service = {"Authorization": f"Bearer {token('probe-publisher', role='service', scopes=())}"}
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        for batch in range(EVENTS // 100):
+            data = {"workflow_id": workflow_id, "progress": 0, "message": EVENT_PAD}
+            events = [
+                {"type": "workflow.progress", "data": {**data, "current_step": f"{batch * 100 + i}"}}
+                for i in range(100)
+            ]
+            assert (await http.post("/api/events", json=events, headers=service)).status_code == 202
+
+
+async def test_repeated_since_subscribes_by_a_non_reader_cannot_amplify(
+    child: ServerProcess, room: str
+) -> None:
+    await fill_history(child, room)
+    stalled = await StalledWebSocket(child.url, token("amplifier")).open()
+    try:
+        ack = await stalled.call(1, subscribe_packet(1, room))
+        assert ack["position"]["offset"] == EVENTS
+        since = {"offset": 0, "epoch": ack["position"]["epoch"]}
+        baseline = peak = rss_kb(child.proc.pid)  # type: ignore[union-attr]
+        stalled.stop_reading()
+        for n in range(PROBES):
+            await stalled.ws.send(subscribe_packet(n + 2, room, since=since, replay="all"))
+            peak = max(peak, rss_kb(child.proc.pid))  # type: ignore[union-attr]
+            await asyncio.sleep(0.055)  # under COMMAND_RATE (20/s), as the issue's probe did
+
+        def answered() -> list[str]:
+            """One line per `since` subscribe handled: resumed, or refused its replay."""
+            handled = ("room_resumed", "replay_limited")
+            return [r["event"] for r in child.records() if r.get("event") in handled]
+
+        async def all_answered() -> bool:
+            nonlocal peak
+            peak = max(peak, rss_kb(child.proc.pid))  # type: ignore[union-attr]
+            return len(answered()) == PROBES
+
+        await eventually(all_answered, timeout=30, interval=0.05)
+        growth_mb = (peak - baseline) / 1024
+        resumed = answered().count("room_resumed")
+        record("slow consumer", f"{PROBES} `since` subscribes by a non-reader: RSS +{growth_mb:.1f} MB "
+               f"({resumed} replayed, {PROBES - resumed} replay_limited); before the fix +84 MB")  # fmt: skip
+        # Before: every replay queued, ~0.85 MB each, +84 MB. Now: the queue ceiling (1 MiB) and
+        # the replay budget (4 MiB a minute) allow a handful; the rest are refused.
+        assert growth_mb < 12, f"RSS grew by {growth_mb:.1f} MB"
+        assert resumed <= 5 and PROBES - resumed >= 95
+        # The peer, reading again, learns which replays were refused.
+        stalled.ws.transport.resume_reading()
+        acks = [await stalled.ack(n + 2) for n in range(PROBES)]
+        reasons = [a.get("reason") for a in acks]
+        assert reasons.count("replay_limited") == PROBES - resumed
+        assert all(a["status"] == "success" and a["position"]["offset"] == EVENTS for a in acks)
+    finally:
+        await stalled.close()
