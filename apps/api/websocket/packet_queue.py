@@ -69,7 +69,7 @@ class PacketQueue:
         self._unfinished = 0
         self._joiners: list[asyncio.Future[None]] | None = None
         self._closed = False
-        self._sealed = False
+        self._sealed = False  # nothing more is accepted (sealed with a goodbye, or closed)
         self._queued = 0  # bytes of the items waiting here
         self._taken = 0  # bytes of the last batch a consumer took and has not come back from
         # Bytes that may wait before the queue overflows (None: no limit).
@@ -81,7 +81,7 @@ class PacketQueue:
 
     # -- producers -----------------------------------------------------------
     def put_nowait(self, item: Any) -> None:
-        if self._closed or self._sealed:
+        if self._sealed:
             return  # nobody will ever send it: the connection is gone or going
         if self.sink is not None and self._items is None and self.sink(item):
             return
@@ -239,7 +239,7 @@ class PacketQueue:
 
     def close(self) -> None:
         """The connection is gone: drop what waits and what comes, release `join()` and `wait()`."""
-        self._closed = True
+        self._closed = self._sealed = True
         self.sink = None
         self._drop()
         self.done(self._unfinished)
