@@ -167,6 +167,8 @@ class FastSocket(async_socket.AsyncSocket):  # type: ignore[misc]
                 await queue.wait()
         except (TimeoutError, asyncio.CancelledError):
             raise exceptions.QueueEmpty() from None
+        if queue.empty():  # woken by the queue's close: the connection is gone
+            raise exceptions.QueueEmpty()
         first = queue.get_nowait()
         queue.task_done()
         if first is None:

@@ -13,18 +13,24 @@ over a room's members; so that part touches no room and awaits nothing:
 Then, in a task: one audit line; the Engine.IO session is closed with reason
 `slow consumer`, so the disconnect handlers run (rooms, presence) and
 `ws_disconnects_total{reason="slow_consumer"}` counts it (a long-polling
-session is closed once its next poll collected the goodbye). `GOODBYE_GRACE_S`
-after the cut, whatever is left goes: a WebSocket's TCP connection is reset
-(tcp_reset.py; a close frame cannot flush to a peer that does not read, so
-without it the connection and its kernel buffers would stay), and a
-long-polling session that did not come back is forgotten.
+session is closed, and forgotten, once its next poll collected the goodbye;
+with python-engineio's own sockets, which refuse every request of a closed
+session, at once). `GOODBYE_GRACE_S` after the cut, whatever is left goes: a
+WebSocket's TCP connection is reset (tcp_reset.py; a close frame cannot
+flush to a peer that does not read, so without it the connection and its
+kernel buffers would stay), and a long-polling session that did not come
+back is forgotten.
 
 What one slow connection can hold, then: `MAX_QUEUED_BYTES` in its queue
-(the batch its writer is sending included); one message inside uvicorn's
+and in the batch its writer took from it; one message inside uvicorn's
 `send`, which waits while the transport is paused; and the transport's
 buffer, which uvicorn lets grow only to its high-water mark (64 KiB, asyncio
-and uvloop alike) plus the frame that crossed it. The queue is freed at the
-cut, the rest within `GOODBYE_GRACE_S`.
+and uvloop alike) plus the frame that crossed it. What waits in the queue is
+freed at the cut; the writer's batch, the message in `send` and the
+transport's buffer when the TCP connection is reset, within
+`GOODBYE_GRACE_S`. (A long-polling response already handed to uvicorn, at
+most one batch, is uvicorn's until the peer reads it or the HTTP front's
+timeouts end it.)
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from websocket.connections import ConnectionRegistry
 from websocket.engine import websocket_scope
 from websocket.envelope import OutboundEvent
 from websocket.errors import ErrorCode
+from websocket.fastsocket import FastSocket
 from websocket.models import ConnectionErrorData
 from websocket.server import NAMESPACE, EventServer
 from websocket.tcp_reset import reset
@@ -99,13 +106,24 @@ class SlowConsumers:
             limit=socket.queue.limit, transport="websocket" if socket.upgraded else "polling",
         )  # fmt: skip
         asyncio.get_running_loop().call_later(self.grace, self._gone, eio_sid, socket)
-        # A WebSocket is closed now; a long-polling session once its next poll took the goodbye.
         polling = not socket.upgraded
-        await socket.close(wait=polling, abort=not polling, reason=SLOW_CONSUMER_REASON)
+        if polling and isinstance(socket, FastSocket):
+            # Closed once its next poll took the goodbye (or the grace ended).
+            await socket.close(wait=True, reason=SLOW_CONSUMER_REASON)
+        else:
+            await socket.close(wait=False, abort=True, reason=SLOW_CONSUMER_REASON)
+        if polling:
+            # A closed session answers every request with an error (python-engineio raises on a
+            # POST to one); unknown, it gets a plain 400. A stock socket is closed before its
+            # goodbye could be collected anyway.
+            self._forget(eio_sid, socket)
 
     def _gone(self, eio_sid: str, socket: Any) -> None:
         """The grace is over: reset the TCP connection, forget the session."""
         reset(websocket_scope(socket))
         socket.queue.close()  # also ends a close still waiting for a poll that never came
+        self._forget(eio_sid, socket)
+
+    def _forget(self, eio_sid: str, socket: Any) -> None:
         if self.sio.eio.sockets.get(eio_sid) is socket:
             del self.sio.eio.sockets[eio_sid]
