@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from tests.integration.test_metrics import scrape, value
 from tests.support.clients import Client
 from tests.support.figures import record
 from tests.support.net import eventually
+from tests.support.node import NodeClient
 from tests.support.servers import LiveServer, ServerProcess, running
 from tests.support.stalled import StalledPoller, StalledWebSocket, subscribe_packet
 from tests.support.tokens import token
@@ -197,6 +198,41 @@ async def test_a_replay_the_budget_does_not_cover_is_refused_and_the_client_stay
             assert not any(e.get("replayed") for e in events)
         finally:
             await client.close()
+
+
+async def test_the_js_helper_reloads_a_room_whose_replay_was_refused(
+    room: str, node: Callable[[], Awaitable[NodeClient]]
+) -> None:
+    """realtime-client.js: `replay_limited` is a reset (reload over REST), and live events go on."""
+    workflow_id = room.partition(":")[2]
+
+    async def step(n: int) -> None:
+        assert await get_broadcaster().publish(
+            WorkflowProgress(workflow_id=workflow_id, progress=n, current_step=str(n), step_number=n)
+        )
+
+    async with running(LiveServer(replay_bytes_per_minute=0)) as server:
+        js = await node()
+        reply = await js.connect(
+            server.url + NAMESPACE, auth={"token": token("js-resumer")}, path="/ws/socket.io",
+            transports=["websocket"], reconnection=True, reconnectionDelay=500, randomizationFactor=0,
+            rooms={"replay": "all"},
+        )  # fmt: skip
+        assert reply["ok"], reply
+        assert (await js.request("room_subscribe", room=room))["ack"][0]["status"] == "success"
+        await step(0)
+        await js.wait_for("workflow.progress", kind="room_event")
+        await js.request("cut")  # the network drops; socket.io-client reconnects, the helper resumes
+        await js.wait_notice("disconnect")
+        await step(1)  # missed while away: the replay would cost more than the budget (0)
+        reset = await js.wait_notice("reset")
+        assert reset["room"] == room and reset["info"]["reason"] == "replay_limited"
+        assert reset["info"]["position"]["offset"] == 2
+        await step(2)
+        await eventually(lambda: len(js.events("workflow.progress", kind="room_event")) == 2)
+        got = [e["data"]["step_number"] for e in js.events("workflow.progress", kind="room_event")]
+        assert got == [0, 2]  # step 1 is for the REST reload; live events resume after the reset
+        assert js.of_kind("recovered") == []
 
 
 # -- the amplification probe of issue 12: repeated `since` subscribes by a peer that never reads --
