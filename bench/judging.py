@@ -61,8 +61,32 @@ def _others(results: Results, plan: Plan) -> list[Check]:
     return checks
 
 
+# What a slow reader may add to RSS: MAX_QUEUED_BYTES (default 1 MiB) plus "a few MB" (issue 12).
+SLOW_RSS_MB = 1 + 4
+
+
+def _slow(results: Results, plan: Plan) -> list[Check]:
+    med = results.median
+    checks: list[Check] = []
+    if "slow.streamed_mb" not in results.values or med("slow.streamed_mb", "ours") is None:
+        return checks
+    closed = med("slow.closed_s", "ours")
+    detail = f"after {closed:.1f} s" if closed is not None else "not closed"
+    checks.append(("issue 12: the client that stops reading is closed", closed is not None, detail))
+    extra = med("slow.rss_extra_mb", "ours")
+    if extra is not None:
+        checks.append((f"issue 12: it adds at most {SLOW_RSS_MB} MB of RSS", extra <= SLOW_RSS_MB,
+                       f"{extra:+.1f} MB"))  # fmt: skip
+    change = med("slow.p99_change_pct", "ours")
+    if change is not None and plan.slow_clients >= 1000:
+        checks.append(("issue 12: the others' p99 within 10 % of the run without it", change <= 10,
+                       f"{change:+.1f} %"))  # fmt: skip
+    return checks
+
+
 def target_checks(results: Results, plan: Plan) -> list[str]:
     checks = _fanout(results) if 5000 in plan.sizes else []
     checks += _ten_thousand(results) if max(plan.sizes) >= 10_000 else []
     checks += _others(results, plan)
+    checks += _slow(results, plan)
     return [f"- {name}: **{'met' if ok else 'not met'}** ({detail})" for name, ok, detail in checks]

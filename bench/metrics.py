@@ -137,6 +137,30 @@ def sections(plan: Plan) -> list[Section]:
                 Metric("scale.lost", "events lost", "events", "", 0),
             ),
         ),
+        Section(
+            "slow",
+            f"A client that stops reading (issue 12; ours only): {plan.slow_clients:,} others at "
+            f"{plan.slow_rate:g} events/s",
+            f"{plan.slow_events():,} events of ~{plan.slow_pad + 250:,} characters at {plan.slow_rate:g}/s "
+            f"to a room of {plan.slow_clients:,} load-generator clients, on two servers per run: alone, and "
+            "with one more client (a 4 KB receive buffer) that subscribed, then stopped reading and "
+            "answered pings blindly. RSS growth = peak RSS during the stream − RSS just before it. "
+            "Closed after: from the stream's start until the slow client's TCP connection was gone.",
+            (
+                Metric("slow.streamed_mb", "streamed to each client", "MB", "", 1),
+                Metric("slow.closed_s", "slow client closed after", "s", "lower"),
+                Metric("slow.alone.rss_mb", "RSS growth, no slow client", "MB", "lower"),
+                Metric("slow.with.rss_mb", "RSS growth, with the slow client", "MB", "lower"),
+                Metric("slow.rss_extra_mb", "RSS growth the slow client added", "MB", "lower"),
+                Metric("slow.alone.p50", "others' latency p50, no slow client", "ms", "lower"),
+                Metric("slow.with.p50", "others' latency p50, with the slow client", "ms", "lower"),
+                Metric("slow.alone.p99", "others' latency p99, no slow client", "ms", "lower"),
+                Metric("slow.with.p99", "others' latency p99, with the slow client", "ms", "lower"),
+                Metric("slow.p99_change_pct", "others' p99 with ÷ without, − 1", "%", ""),
+                Metric("slow.alone.lost", "others' events lost, no slow client", "events", "", 0),
+                Metric("slow.with.lost", "others' events lost, with the slow client", "events", "", 0),
+            ),
+        ),
     ]
 
 

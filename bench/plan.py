@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 # Scenario names in the order they run; `memory` and `connects` share one ramp.
-SCENARIOS = ("memory", "connects", "fanout", "latency", "single", "redis", "history", "scale")
+SCENARIOS = ("memory", "connects", "fanout", "latency", "single", "redis", "history", "scale", "slow")
 TARGET_KEYS = (
     "ours", "ours-before", "ours-stock-engineio", "ours-default-gc", "python-socketio", "websockets", "node",
 )  # fmt: skip
@@ -34,6 +34,12 @@ class Plan:
     history_events: int = 3000
     scale_clients: int = 20_000  # across two instances
     scale_events: int = 5
+    # slow: one client stops reading while slow_clients others get slow_rate events/s of slow_pad
+    # characters for slow_seconds (~6.5 MB each: past MAX_QUEUED_BYTES plus the kernel's buffers)
+    slow_clients: int = 1000
+    slow_rate: float = 20
+    slow_pad: int = 8000
+    slow_seconds: float = 40
     settle_s: float = 2.0  # pause before reading a server's memory
     idle_s: float = 25.0  # idle CPU is read over one ping interval with every client connected
     idle_ms: int = 5000  # a burst is over when nothing arrived for this long...
@@ -51,13 +57,13 @@ class Plan:
     @property
     def max_clients(self) -> int:
         sizes = [*self.sizes, self.latency_clients, self.redis_clients, self.profile_size, 1]
-        return max([*sizes, self.history_clients, self.scale_clients])
+        return max([*sizes, self.history_clients, self.scale_clients, self.slow_clients])
 
     @property
     def clients_per_process(self) -> int:
         """The most clients one load generator holds (the scale scenario uses one per instance)."""
         sizes = [*self.sizes, self.latency_clients, self.redis_clients, self.profile_size, 1]
-        return max([*sizes, self.history_clients, math.ceil(self.scale_clients / 2)])
+        return max([*sizes, self.history_clients, math.ceil(self.scale_clients / 2), self.slow_clients])
 
     def targets_of(self, scenario: str) -> tuple[str, ...]:
         """The targets a scenario runs against (switched-off variants: where their change shows)."""
@@ -68,6 +74,9 @@ class Plan:
 
     def redis_events(self) -> int:
         return max(1, round(self.redis_rate * self.redis_seconds))
+
+    def slow_events(self) -> int:
+        return max(1, round(self.slow_rate * self.slow_seconds))
 
 
 QUICK = Plan(
@@ -84,6 +93,9 @@ QUICK = Plan(
     history_events=100,
     scale_clients=200,
     scale_events=3,
+    slow_clients=100,
+    slow_rate=50,
+    slow_seconds=16,
     settle_s=0.3,
     idle_s=1.0,
     idle_ms=2000,

@@ -37,6 +37,7 @@ from bench.results import Results
 from bench.scenarios import Context, Figures, Skipped, fanout, latency, ramp, single
 from bench.scenarios_history import history
 from bench.scenarios_redis import cross_instance, scale
+from bench.scenarios_slow import slow_reader
 from bench.targets import BEFORE_REF, TARGETS, Target
 
 Scenario = Callable[[Context, Target, int], Awaitable[Figures]]
@@ -50,6 +51,7 @@ RUNNERS: dict[str, Scenario] = {
     "redis": cross_instance,
     "history": history,
     "scale": scale,
+    "slow": slow_reader,
 }
 NEEDS_REDIS = ("redis", "history", "scale")
 

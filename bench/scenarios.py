@@ -83,9 +83,9 @@ async def connect(
 
 
 async def burst(
-    ctx: Context, server: Server, loadgen: LoadGen, n: int, rate: float = 0, room: str = ROOM
+    ctx: Context, server: Server, loadgen: LoadGen, n: int, rate: float = 0, room: str = ROOM, pad: int = 0
 ) -> dict[str, Any]:
-    """Every client expects `n` events; the server sends them to `room`; collect what arrived."""
+    """Every client expects `n` events (`pad` more characters each); the server sends them to `room`."""
     await loadgen.expect(n)
     server_cpu, load_cpu, core = (
         server.cpu_seconds(),
@@ -93,7 +93,7 @@ async def burst(
         cores_busy_seconds(SERVER_CORES),
     )
     started = time.monotonic()
-    await server.broadcast(room, n, rate)
+    await server.broadcast(room, n, rate, pad)
     stats = await loadgen.collect(ctx.plan.idle_ms, ctx.plan.deadline_ms)
     wall = time.monotonic() - started
     server_used = server.cpu_seconds() - server_cpu

@@ -129,6 +129,11 @@ class Settings(PublisherSettings):
     http_header_timeout: float = Field(default=10, gt=0, le=300)
     http_body_timeout: float = Field(default=10, gt=0, le=300)
     http_body_min_rate: int = Field(default=1024, ge=0)
+    # Slow consumers and replays (issue 12; websocket/slow_consumers.py, websocket/replay_budget.py):
+    # bytes of outgoing messages that may wait for one connection before it is cut (SLOW_CONSUMER),
+    # and bytes of history one connection may be re-sent per minute by `subscribe {since}`.
+    max_queued_bytes: int = Field(default=1024 * 1024, ge=16 * 1024, le=1024 * 1024 * 1024)
+    replay_bytes_per_minute: int = Field(default=4 * 1024 * 1024, ge=0, le=1024 * 1024 * 1024)
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod

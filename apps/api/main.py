@@ -45,7 +45,9 @@ from websocket.limits import Limits
 from websocket.revocation import RevocationList
 from websocket.server import ENGINEIO_PREFIXES, NAMESPACE, RestCORSMiddleware, create_sio, engineio_apps
 from websocket.shutdown import Drain, InFlight, RedisBarrier, RequestTracker, TrackedTransport
+from websocket.slow_consumers import SlowConsumers
 from websocket.subscriptions import Subscriptions
+from websocket.tcp_reset import RawSendTap
 
 log = get_logger("main")
 
@@ -103,13 +105,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     manager = backends.manager
     transport = TrackedTransport(backends.transport)
     sio = create_sio(settings, manager)
-    rooms = Subscriptions(sio, backends.history, backends.presence)
+    rooms = Subscriptions(sio, backends.history, backends.presence, settings.replay_bytes_per_minute)
     metrics = Metrics()
     revoked = RevocationList(retention=settings.jwt_max_lifetime)
     handlers = SocketHandlers(
         sio, validator, registry, rooms, Limits.from_settings(settings), metrics, revoked=revoked
     )
     handlers.register()
+    slow_consumers = SlowConsumers(sio, registry)
+    slow_consumers.install()
     admin_ui = enable_admin_ui(sio, settings)
     broadcaster = get_broadcaster()
     requests = InFlight()
@@ -170,6 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.backends = backends
     app.state.manager = manager
     app.state.handlers = handlers
+    app.state.slow_consumers = slow_consumers
     app.state.drain = drain.run
     app.state.dev_tokens = dev_tokens
     app.state.metrics = metrics
@@ -192,6 +197,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(  # every request body, Engine.IO's too
         BodyTimeout, seconds=settings.http_body_timeout, min_rate=settings.http_body_min_rate
     )
+    app.add_middleware(RawSendTap)  # uvicorn's own send, to reset slow consumers (websocket/tcp_reset.py)
     if settings.trusted_proxies:
         # Outermost: every layer below sees the client the trusted proxy reports.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)

@@ -62,7 +62,7 @@ export interface AiSuggestion {
 
 /** Sent to one connection right before the server closes it; `code` says why. */
 export interface ConnectionErrorData {
-  /** `AUTH_EXPIRED`, `RATE_LIMITED` or `ACCESS_REVOKED` */
+  /** `AUTH_EXPIRED`, `RATE_LIMITED`, `ACCESS_REVOKED` or `SLOW_CONSUMER` */
   code: string;
   message: string;
 }
@@ -89,7 +89,7 @@ export interface ErrorAck {
   retryable: boolean;
 }
 
-export type ErrorCode = "AUTH_REQUIRED" | "AUTH_INVALID" | "AUTH_EXPIRED" | "INVALID_NAMESPACE" | "SERVER_FULL" | "TOO_MANY_CONNECTIONS" | "SERVER_SHUTTING_DOWN" | "ACCESS_REVOKED" | "ORIGIN_NOT_ALLOWED" | "MESSAGE_TOO_LARGE" | "BAD_PACKET" | "REQUEST_TIMEOUT" | "INVALID_PAYLOAD" | "INVALID_ROOM" | "FORBIDDEN" | "ROOM_NOT_LEAVABLE" | "UNKNOWN_COMMAND" | "SUBSCRIPTION_LIMIT" | "RATE_LIMITED" | "INTERNAL_ERROR";
+export type ErrorCode = "AUTH_REQUIRED" | "AUTH_INVALID" | "AUTH_EXPIRED" | "INVALID_NAMESPACE" | "SERVER_FULL" | "TOO_MANY_CONNECTIONS" | "SERVER_SHUTTING_DOWN" | "ACCESS_REVOKED" | "ORIGIN_NOT_ALLOWED" | "MESSAGE_TOO_LARGE" | "BAD_PACKET" | "REQUEST_TIMEOUT" | "SLOW_CONSUMER" | "INVALID_PAYLOAD" | "INVALID_ROOM" | "FORBIDDEN" | "ROOM_NOT_LEAVABLE" | "UNKNOWN_COMMAND" | "SUBSCRIPTION_LIMIT" | "RATE_LIMITED" | "INTERNAL_ERROR";
 
 /** An issue was closed. */
 export interface IssueClosed {
@@ -292,12 +292,12 @@ export interface SubscribeAck {
   room: string;
   /** The room's position; live events after it follow this ack. Null when history is unreachable */
   position: StreamPosition | null;
-  /** Only with `since`: true when every missed event was replayed (or none was missed); false when history no longer reaches back (reload state over REST) */
+  /** Only with `since`: true when every missed event was replayed (or none was missed); false when history no longer reaches back or the replay was not allowed (reload state over REST) */
   recovered?: boolean | null;
   /** Only with `since`: how many events were re-sent */
   replayed?: number | null;
-  /** Only when not recovered: why */
-  reason?: "epoch_changed" | "history_expired" | "ahead_of_stream" | "history_unavailable" | null;
+  /** Only when not recovered: why. `replay_limited`: the replay would pass this connection's replay budget (REPLAY_BYTES_PER_MINUTE) or its queue ceiling (MAX_QUEUED_BYTES) */
+  reason?: "epoch_changed" | "history_expired" | "ahead_of_stream" | "history_unavailable" | "replay_limited" | null;
 }
 
 export interface SubscribeCommand {

@@ -64,7 +64,9 @@ async def test_switched_off_it_is_python_engineio_as_shipped() -> None:
         client = await Client().connect(server.url, token(), transports=["websocket"])
         try:
             socket = engine_socket(server, client)
-            assert type(socket) is AsyncSocket and isinstance(socket.queue, asyncio.Queue)
+            # python-engineio's own socket, with the byte-bounded queue (MAX_QUEUED_BYTES) only.
+            assert type(socket) is AsyncSocket and isinstance(socket.queue, PacketQueue)
+            assert socket.queue.limit == server.settings.max_queued_bytes
             assert (await client.call("debug:rooms"))["status"] == "success"
         finally:
             await client.close()
@@ -105,41 +107,46 @@ async def test_a_server_initiated_close_reaches_socket_io_client_at_once(
     assert notice["reason"] == "transport close"
 
 
-async def test_a_client_that_stops_reading_gets_everything_later_in_order(
-    server: LiveServer, connect: Any
-) -> None:
+async def test_a_client_that_stops_reading_gets_everything_later_in_order() -> None:
+    # A backlog of about 10 MB, under a ceiling that allows it (the default 1 MiB would
+    # cut this client: tests/integration/test_slow_consumers.py).
     room = f"workflow:{uuid.uuid4()}"
     workflow_id = room.partition(":")[2]
-    reader = await connect()
-    await reader.subscribe(room)
-    async with RawSocket(server.url, token("slow-reader")) as slow:
-        await slow.send_packet(f'2{NAMESPACE},1["subscribe",{{"room":"{room}"}}]')
-        assert (await slow.next_ack(1))[0]["status"] == "success"
-        socket = server.sio.eio.sockets[server.sio.manager.eio_sid_from_sid(
-            server.registry.of_user("slow-reader")[0].sid, NAMESPACE)]  # fmt: skip
-        # The raw client stops reading, with a small receive buffer (no autotuning to
-        # tens of MB): once the buffers are full, writes to it have to wait.
-        tcp = slow.ws.transport.get_extra_info("socket")
-        tcp.setsockopt(socket_module.SOL_SOCKET, socket_module.SO_RCVBUF, 16_384)
-        slow.ws.transport.pause_reading()
-        padding = "x" * 50_000
-        count = 200  # about 10 MB: more than the server's send buffer and the client's receive buffer
-        for n in range(count):
-            payload = WorkflowProgress(
-                workflow_id=workflow_id, progress=n % 101, current_step=str(n), message=padding
-            )
-            assert await get_broadcaster().publish(payload)
-            await asyncio.sleep(0)
-        assert socket.queue.backlog > 0  # the backlog waits, in order, for the client
-        # The client that reads got everything meanwhile.
-        assert len(await reader.wait_count("workflow.progress", count, timeout=30)) == count
-        slow.ws.transport.resume_reading()
-        steps = []
-        while len(steps) < count:
-            frame = await slow.recv(timeout=30)
-            if frame.startswith(f'42{NAMESPACE},["workflow.progress"'):
-                steps.append(int(json.loads(frame[len(f"42{NAMESPACE},") :])[1]["data"]["current_step"]))
-        assert steps == list(range(count))
+    async with running(LiveServer(max_queued_bytes=64 * 1024 * 1024)) as server:
+        reader = await Client().connect(server.url, token("fast-reader"))
+        try:
+            await reader.subscribe(room)
+            async with RawSocket(server.url, token("slow-reader")) as slow:
+                await slow.send_packet(f'2{NAMESPACE},1["subscribe",{{"room":"{room}"}}]')
+                assert (await slow.next_ack(1))[0]["status"] == "success"
+                socket = server.sio.eio.sockets[server.sio.manager.eio_sid_from_sid(
+                    server.registry.of_user("slow-reader")[0].sid, NAMESPACE)]  # fmt: skip
+                # The raw client stops reading, with a small receive buffer (no autotuning to
+                # tens of MB): once the buffers are full, writes to it have to wait.
+                tcp = slow.ws.transport.get_extra_info("socket")
+                tcp.setsockopt(socket_module.SOL_SOCKET, socket_module.SO_RCVBUF, 16_384)
+                slow.ws.transport.pause_reading()
+                padding = "x" * 50_000
+                count = 200  # about 10 MB: more than the server's send buffer and the client's receive one
+                for n in range(count):
+                    payload = WorkflowProgress(
+                        workflow_id=workflow_id, progress=n % 101, current_step=str(n), message=padding
+                    )
+                    assert await get_broadcaster().publish(payload)
+                    await asyncio.sleep(0)
+                assert socket.queue.backlog > 0  # the backlog waits, in order, for the client
+                # The client that reads got everything meanwhile.
+                assert len(await reader.wait_count("workflow.progress", count, timeout=30)) == count
+                slow.ws.transport.resume_reading()
+                steps = []
+                while len(steps) < count:
+                    frame = await slow.recv(timeout=30)
+                    if frame.startswith(f'42{NAMESPACE},["workflow.progress"'):
+                        data = json.loads(frame[len(f"42{NAMESPACE},") :])[1]["data"]
+                        steps.append(int(data["current_step"]))
+                assert steps == list(range(count))
+        finally:
+            await reader.close()
 
 
 async def test_a_message_over_the_size_limit_closes_only_that_connection() -> None:

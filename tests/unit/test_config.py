@@ -176,3 +176,19 @@ def test_invalid_token_settings(monkeypatch: pytest.MonkeyPatch, env: dict[str, 
         monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=needle):
         load_settings()
+
+
+def test_slow_consumer_and_replay_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert (settings.max_queued_bytes, settings.replay_bytes_per_minute) == (1024 * 1024, 4 * 1024 * 1024)
+    for name, bad in (
+        ("MAX_QUEUED_BYTES", "1000"),
+        ("MAX_QUEUED_BYTES", "lots"),
+        ("REPLAY_BYTES_PER_MINUTE", "-1"),
+    ):
+        monkeypatch.setenv(name, bad)
+        with pytest.raises(SettingsError, match=name):
+            load_settings()
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("REPLAY_BYTES_PER_MINUTE", "0")  # never re-send history
+    assert load_settings().replay_bytes_per_minute == 0

@@ -20,6 +20,7 @@ from engineio.async_drivers import asgi
 from socketio import async_admin
 
 from websocket.engine import stock_socket_class_intact
+from websocket.packet_queue import PacketQueue
 
 WRITTEN_FOR = {"python-engineio": "4.15.", "python-socketio": "5.18."}
 
@@ -54,6 +55,13 @@ def test_connect_creates_the_socket_then_triggers_connect_before_pings_and_trans
 
 def test_sockets_take_their_queue_from_the_server() -> None:
     assert "self.queue = self.server.create_queue()" in source(base_socket.BaseSocket.__init__)
+
+
+def test_stock_sockets_use_only_queue_methods_packet_queue_answers() -> None:
+    # engine.py gives stock sockets (WS_FAST_PATH=false, Admin UI) a PacketQueue too.
+    used = set(re.findall(r"self\.queue\.(\w+)", inspect.getsource(async_socket)))
+    assert used <= {"get", "get_nowait", "task_done", "put", "put_nowait", "join"}, used
+    assert all(callable(getattr(PacketQueue, name)) for name in used)
 
 
 def test_the_websocket_transport_is_run_through_the_socket_handler() -> None:

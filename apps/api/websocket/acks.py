@@ -33,6 +33,11 @@ class StreamPosition(Ack):
     epoch: str = Field(description="The stream's identity ('' before any event)")
 
 
+NotRecovered = Literal[
+    "epoch_changed", "history_expired", "ahead_of_stream", "history_unavailable", "replay_limited"
+]
+
+
 class SubscribeAck(RoomAck):
     """Subscribed. With `since`, says whether everything missed was replayed (just before this ack)."""
 
@@ -43,11 +48,13 @@ class SubscribeAck(RoomAck):
     recovered: bool | None = Field(
         default=None,
         description="Only with `since`: true when every missed event was replayed (or none was missed); "
-        "false when history no longer reaches back (reload state over REST)",
+        "false when history no longer reaches back or the replay was not allowed (reload state over REST)",
     )
     replayed: int | None = Field(default=None, description="Only with `since`: how many events were re-sent")
-    reason: Literal["epoch_changed", "history_expired", "ahead_of_stream", "history_unavailable"] | None = (
-        Field(default=None, description="Only when not recovered: why")
+    reason: NotRecovered | None = Field(
+        default=None,
+        description="Only when not recovered: why. `replay_limited`: the replay would pass this "
+        "connection's replay budget (REPLAY_BYTES_PER_MINUTE) or its queue ceiling (MAX_QUEUED_BYTES)",
     )
 
 

@@ -16,6 +16,7 @@ from websocket.auth import Principal
 from websocket.envelope import OutboundEvent
 from websocket.errors import ErrorCode
 from websocket.limits import CommandLimiter
+from websocket.replay_budget import ReplayBudget
 
 
 @dataclass(slots=True, eq=False)
@@ -27,6 +28,7 @@ class Connection:
     connected_at: float = field(default_factory=time.time)
     auto_rooms: frozenset[str] = frozenset()
     limiter: CommandLimiter | None = None
+    replay: ReplayBudget | None = None  # created on its first `subscribe {since}`
     # Set once the server has decided to close it: one goodbye, not one per command in flight.
     closing: bool = False
 

@@ -25,6 +25,8 @@ class ErrorCode(StrEnum):
     MESSAGE_TOO_LARGE = "MESSAGE_TOO_LARGE"
     BAD_PACKET = "BAD_PACKET"
     REQUEST_TIMEOUT = "REQUEST_TIMEOUT"  # request headers or body too slow (front/)
+    # forced disconnects (connection.error.code; also AUTH_EXPIRED, RATE_LIMITED, ACCESS_REVOKED)
+    SLOW_CONSUMER = "SLOW_CONSUMER"
     # command errors (ack.code)
     INVALID_PAYLOAD = "INVALID_PAYLOAD"
     INVALID_ROOM = "INVALID_ROOM"
@@ -38,7 +40,13 @@ class ErrorCode(StrEnum):
 
 # Codes for which trying again later, unchanged, can succeed.
 _RETRYABLE = frozenset(
-    {ErrorCode.INTERNAL_ERROR, ErrorCode.SERVER_FULL, ErrorCode.SERVER_SHUTTING_DOWN, ErrorCode.RATE_LIMITED}
+    {
+        ErrorCode.INTERNAL_ERROR,
+        ErrorCode.SERVER_FULL,
+        ErrorCode.SERVER_SHUTTING_DOWN,
+        ErrorCode.RATE_LIMITED,
+        ErrorCode.SLOW_CONSUMER,  # reconnect and resume from history
+    }
 )
 
 

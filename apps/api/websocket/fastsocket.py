@@ -73,6 +73,7 @@ class FastSocket(async_socket.AsyncSocket):  # type: ignore[misc]
     _peer_closed: bool
     _polls: int
     _polled_at: float
+    websocket_scope: dict[str, Any] | None  # set by engine.py (its TCP connection can be reset)
 
     @classmethod
     def adopt(cls, socket: Any) -> FastSocket:
@@ -184,7 +185,7 @@ class FastSocket(async_socket.AsyncSocket):  # type: ignore[misc]
         finally:
             self._polls -= 1
             self._polled_at = asyncio.get_running_loop().time()
-        if queue.empty():  # woken by close(): the connection was given up on
+        if queue.empty():  # woken by the queue's close: the connection was given up on
             raise exceptions.QueueEmpty()
         first = queue.get_nowait()
         queue.task_done()

@@ -1,10 +1,12 @@
 """Client managers: python-socketio's, with two costs taken out of the hot paths.
 
 * Fan-out: stock `AsyncManager.emit` encodes a broadcast once but then creates
-  one asyncio Task per recipient. Engine.IO's outgoing queues are unbounded, so
-  a put never waits: putting the packets on each recipient's queue in a plain
-  loop delivers them in the same order without a Task (and its garbage) per
-  recipient, and without yielding to the event loop in the middle.
+  one asyncio Task per recipient. A put on an Engine.IO outgoing queue never
+  waits (a queue over its byte ceiling drops its connection instead, see
+  packet_queue.py), so putting the packets on each recipient's queue in a
+  plain loop delivers them in the same order without a Task (and its
+  garbage) per recipient, and without yielding to the event loop in the
+  middle. The packets are `SizedPacket`s, sized once per broadcast.
 * Disconnect: stock `basic_disconnect` scans every room of the namespace to
   find the client's rooms, so mass disconnects are O(clients x rooms): with
   10,000 clients leaving at once that blocks the event loop for about 15 s
@@ -27,6 +29,8 @@ from typing import Any
 import socketio
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
+
+from websocket.packet_queue import SizedPacket
 
 RoomKey = tuple[str, str]  # (namespace, sid)
 ControlHandler = Callable[[dict[str, Any]], Awaitable[None]]
@@ -127,18 +131,7 @@ class FastManagerMixin:
         """
         if namespace not in self.rooms:
             return 0
-        if isinstance(data, tuple):
-            args = list(data)
-        elif data is not None:
-            args = [data]
-        else:
-            args = []
-        encoded = self.server.packet_class(
-            sio_packet.EVENT, namespace=namespace, data=[event, *args]
-        ).encode()
-        if not isinstance(encoded, list):
-            encoded = [encoded]
-        packets = [eio_packet.Packet(eio_packet.MESSAGE, part) for part in encoded]
+        packets = self.encode(event, data, namespace)
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
         sockets = self.server.eio.sockets
         held = self._held
@@ -156,6 +149,31 @@ class FastManagerMixin:
                 socket.queue.put_nowait(pkt)
             delivered += 1
         return delivered
+
+    def encode(self, event: str, data: Any, namespace: str) -> list[SizedPacket]:
+        """The Engine.IO packets of one event, sized once for every queue they wait in."""
+        if isinstance(data, tuple):
+            args = list(data)
+        elif data is not None:
+            args = [data]
+        else:
+            args = []
+        encoded = self.server.packet_class(
+            sio_packet.EVENT, namespace=namespace, data=[event, *args]
+        ).encode()
+        if not isinstance(encoded, list):
+            encoded = [encoded]
+        return [SizedPacket(eio_packet.MESSAGE, part) for part in encoded]
+
+    def put_packets(self, sid: str, namespace: str, packets: list[Any]) -> bool:
+        """Queue encoded packets for one connection of this instance; False when it is gone."""
+        eio_sid = self.eio_sid_from_sid(sid, namespace)  # type: ignore[attr-defined]
+        socket = self.server.eio.sockets.get(eio_sid)
+        if socket is None or socket.closed or socket.closing:
+            return False
+        for pkt in packets:
+            socket.queue.put_nowait(pkt)
+        return True
 
     def hold(self, sid: str, room: str) -> None:
         """Park live events of `room` for `sid` until `release` (used while it resumes)."""

@@ -328,7 +328,7 @@ class ConnectionErrorData(Payload):
     """Sent to one connection right before the server closes it; `code` says why."""
 
     event_type = EventType.CONNECTION_ERROR
-    code: str = Field(description="`AUTH_EXPIRED`, `RATE_LIMITED` or `ACCESS_REVOKED`")
+    code: str = Field(description="`AUTH_EXPIRED`, `RATE_LIMITED`, `ACCESS_REVOKED` or `SLOW_CONSUMER`")
     message: str
 
 

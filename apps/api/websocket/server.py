@@ -237,6 +237,7 @@ def create_sio(settings: Settings, manager: Any) -> EventServer:
         ping_timeout=settings.ping_timeout,
         max_http_buffer_size=settings.max_http_buffer_size,
         fast_sockets=settings.ws_fast_path,
+        max_queued_bytes=settings.max_queued_bytes,  # per connection; see websocket/slow_consumers.py
         logger=logging.getLogger("socketio.server"),
         engineio_logger=logging.getLogger("engineio.server"),
     )

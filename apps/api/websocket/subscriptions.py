@@ -6,6 +6,15 @@ the connection before its history is read; the missed events are sent, marked
 ack reports. Replay reads history after joining, so nothing published in
 between can slip through, and parked events the replay already covered are
 dropped by offset.
+
+A replay is sent only if the connection's replay budget covers it
+(replay_budget.py) and it fits under the connection's queue ceiling
+(`MAX_QUEUED_BYTES`, see slow_consumers.py) beside what already waits;
+otherwise the client is subscribed without it, `recovered: false` with reason
+`replay_limited`, and reloads the room over REST, as after any gap history
+cannot fill. (An error ack instead would leave it unsubscribed, or its helper
+holding live events for an answer that never comes, and retrying at once
+cannot help.)
 """
 
 from __future__ import annotations
@@ -15,13 +24,15 @@ from typing import Any
 
 from events.broadcaster import get_broadcaster
 from logging_setup import get_logger
-from websocket import jsonlib
+from websocket import audit, jsonlib
 from websocket.auth import Principal
 from websocket.connections import Connection
+from websocket.errors import ErrorCode
 from websocket.history import History, Position, Recovery
 from websocket.models import AgentConnected, AgentDisconnected, SubscribeCommand
 from websocket.presence import Presence
 from websocket.redis_bus import PublishError
+from websocket.replay_budget import ReplayBudget
 from websocket.rooms import RoomKind, lists_members, parse_room, room_name
 from websocket.server import NAMESPACE, EventServer, after_ack
 
@@ -35,11 +46,18 @@ def _replayed(envelope: bytes) -> bytes:
 
 
 class Subscriptions:
-    def __init__(self, sio: EventServer, history: History, presence: Presence) -> None:
+    def __init__(
+        self,
+        sio: EventServer,
+        history: History,
+        presence: Presence,
+        replay_bytes_per_minute: int = 4 * 1024 * 1024,
+    ) -> None:
         self.sio = sio
         self.manager: Any = sio.manager
         self.history = history
         self.presence = presence
+        self.replay_bytes_per_minute = replay_bytes_per_minute
 
     # -- connection lifecycle ----------------------------------------------
     async def connected(self, conn: Connection) -> None:
@@ -104,15 +122,26 @@ class Subscriptions:
     async def _recover(self, conn: Connection, name: str, cmd: SubscribeCommand) -> dict[str, Any]:
         assert cmd.since is not None
         since = Position(cmd.since.offset, cmd.since.epoch)
+        budget = self._budget(conn)
+        if budget.in_debt():  # refused whatever it would cost: no need to read history
+            return self._limited(conn, name, await self._position(name), "replay budget spent")
         try:
             recovery = await self.history.since(name, since, full=cmd.replay == "all")
         except PublishError:
             return {"status": "success", "room": name, "position": None, "recovered": False,
                     "replayed": 0, "reason": "history_unavailable"}  # fmt: skip
-        for stored in recovery.events:
-            self.manager.deliver(
-                stored.type, jsonlib.Fragment(_replayed(stored.envelope)), NAMESPACE, conn.sid
-            )
+        packets = [
+            self.manager.encode(stored.type, jsonlib.Fragment(_replayed(stored.envelope)), NAMESPACE)
+            for stored in recovery.events
+        ]
+        cost = sum(pkt.size for group in packets for pkt in group)
+        if not budget.charge(cost):
+            return self._limited(conn, name, recovery.position.to_wire(), "replay budget", cost)
+        headroom = self._headroom(conn.sid)
+        if headroom is not None and cost > headroom:
+            return self._limited(conn, name, recovery.position.to_wire(), "queue ceiling", cost)
+        for group in packets:
+            self.manager.put_packets(conn.sid, NAMESPACE, group)
         self._log_recovery(name, since, recovery)
         ack = {
             "status": "success",
@@ -122,6 +151,29 @@ class Subscriptions:
             "replayed": len(recovery.events),
         }
         return ack if recovery.reason is None else {**ack, "reason": recovery.reason}
+
+    def _budget(self, conn: Connection) -> ReplayBudget:
+        if conn.replay is None:
+            conn.replay = ReplayBudget(self.replay_bytes_per_minute)
+        return conn.replay
+
+    def _headroom(self, sid: str) -> int | None:
+        """Bytes the connection's outgoing queue can still take (None: unbounded or gone)."""
+        socket = self.sio.eio.sockets.get(self.manager.eio_sid_from_sid(sid, NAMESPACE))
+        headroom = getattr(socket.queue, "headroom", None) if socket is not None else None
+        return headroom() if callable(headroom) else None
+
+    @staticmethod
+    def _limited(
+        conn: Connection, name: str, position: dict[str, Any] | None, why: str, cost: int | None = None
+    ) -> dict[str, Any]:
+        """Subscribed without the replay: the client reloads the room over REST."""
+        audit.denied(
+            "replay_limited", ErrorCode.RATE_LIMITED, client_addr=conn.client_addr, user_id=conn.user.id,
+            connection_id=conn.sid, room=name, reason=why, cost=cost, level="info",
+        )  # fmt: skip
+        return {"status": "success", "room": name, "position": position, "recovered": False,
+                "replayed": 0, "reason": "replay_limited"}  # fmt: skip
 
     @staticmethod
     def _log_recovery(name: str, since: Position, recovery: Recovery) -> None:
