@@ -106,6 +106,11 @@ class Settings(PublisherSettings):
     github_webhook_secret: SecretStr | None = None
     github_project_resolver: str = ""
 
+    # Handshake floods and brute force, per client address (issue 12 "flood": websocket/admission.py,
+    # the audit summaries in websocket/audit.py). CONNECT_TIMEOUT above belongs with them.
+    max_tracked_addresses: int = Field(default=10_000, ge=100, le=10_000_000)
+    audit_summary_interval: float = Field(default=60, ge=0.1, le=3600)
+
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:

@@ -31,6 +31,7 @@ from routers import metrics as metrics_route
 from serving import GracefulServer, uvicorn_options
 from webhooks import github as github_webhooks
 from webhooks.projects import load_project_resolver, set_project_resolver
+from websocket import audit
 from websocket.auth import TokenValidator, mint_dev_token
 from websocket.backends import build_backends
 from websocket.connections import ConnectionRegistry
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         broadcaster.attach(transport, observer=metrics)
         broadcaster.use_dedupe(dedupe, settings.dedupe_window)
         await backends.start(on_agent_gone=rooms.agent_gone)
+        audit.start_summaries(settings.audit_summary_interval, settings.max_tracked_addresses)
         github_webhooks.log_configuration(settings)
         log.info(
             "server_started",
@@ -112,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await drain.run(late=True)  # already done when served by GracefulServer
+            await audit.stop_summaries()  # the refusals counted so far are written now
             broadcaster.detach()
             broadcaster.use_dedupe(None)
             await dedupe.close()

@@ -267,7 +267,10 @@ class SocketHandlers:
                 raise WebSocketError(_first_error(exc), ErrorCode.INVALID_PAYLOAD) from None
             return await fn(conn, parsed)
         except WebSocketError as exc:
-            audit.denied("command_refused", exc.code, client_addr=conn.client_addr, reason=exc.message)
+            audit.denied(
+                "command_refused", exc.code, client_addr=conn.client_addr, user_id=conn.user.id,
+                reason=exc.message,
+            )  # fmt: skip
             return exc.to_ack()
         except Exception:
             log.exception("command_failed")
