@@ -180,7 +180,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return conn.user.id if conn else None
 
     for path, asgi_app in engineio_apps(sio):
-        app.mount(path, EngineIOGuard(asgi_app, settings.max_http_buffer_size, user_of, sio.close_session))
+        guard = EngineIOGuard(
+            asgi_app, settings.max_http_buffer_size, user_of, sio.close_session, admission=sio.admission
+        )
+        app.mount(path, guard)
     return app
 
 

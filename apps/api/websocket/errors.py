@@ -24,6 +24,8 @@ class ErrorCode(StrEnum):
     ORIGIN_NOT_ALLOWED = "ORIGIN_NOT_ALLOWED"
     MESSAGE_TOO_LARGE = "MESSAGE_TOO_LARGE"
     BAD_PACKET = "BAD_PACKET"
+    TOO_MANY_HANDSHAKES = "TOO_MANY_HANDSHAKES"
+    TOO_MANY_FAILED_CONNECTS = "TOO_MANY_FAILED_CONNECTS"
     # command errors (ack.code)
     INVALID_PAYLOAD = "INVALID_PAYLOAD"
     INVALID_ROOM = "INVALID_ROOM"
@@ -38,7 +40,7 @@ class ErrorCode(StrEnum):
 # Codes for which trying again later, unchanged, can succeed.
 _RETRYABLE = frozenset(
     {ErrorCode.INTERNAL_ERROR, ErrorCode.SERVER_FULL, ErrorCode.SERVER_SHUTTING_DOWN, ErrorCode.RATE_LIMITED}
-)
+) | {ErrorCode.TOO_MANY_HANDSHAKES}  # the handshake is refused with Retry-After
 
 
 class WebSocketError(Exception):

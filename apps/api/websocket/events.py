@@ -22,6 +22,7 @@ from socketio.exceptions import ConnectionRefusedError as SocketIORefused
 from logging_setup import get_logger
 from observability.metrics import Metrics
 from websocket import audit, jsonlib
+from websocket.admission import note_refusal
 from websocket.audit import client_address
 from websocket.auth import Principal, TokenValidator
 from websocket.connections import Connection, ConnectionRegistry
@@ -115,6 +116,7 @@ class SocketHandlers:
             f'Namespace "{namespace[:64]}" does not exist; connect to "{NAMESPACE}"',
             ErrorCode.INVALID_NAMESPACE,
         )
+        note_refusal(error.code)
         audit.denied(
             "websocket_refused", error.code, client_addr=client_address(environ), reason=error.message
         )
@@ -137,6 +139,7 @@ class SocketHandlers:
                 await self.sio.enter_room(sid, room, namespace=NAMESPACE)
             self.tokens.start(conn)
         except WebSocketError as exc:
+            note_refusal(exc.code)
             audit.denied(
                 "websocket_refused", exc.code, client_addr=addr, user_id=user.id if user else None,
                 reason=exc.message,

@@ -62,6 +62,12 @@ class TokenBucket:
             return True
         return False
 
+    def wait(self, now: float | None = None) -> float:
+        """Seconds until `take` would succeed (0: it would now); takes nothing."""
+        now = time.monotonic() if now is None else now
+        tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
 
 class Verdict(Enum):
     ALLOW = "allow"
