@@ -35,6 +35,7 @@ from bench.redis_server import RedisServer
 from bench.report import render
 from bench.results import Results
 from bench.scenarios import Context, Figures, Skipped, fanout, latency, ramp, single
+from bench.scenarios_flood import flood
 from bench.scenarios_history import history
 from bench.scenarios_redis import cross_instance, scale
 from bench.targets import BEFORE_REF, TARGETS, Target
@@ -50,6 +51,7 @@ RUNNERS: dict[str, Scenario] = {
     "redis": cross_instance,
     "history": history,
     "scale": scale,
+    "flood": flood,
 }
 NEEDS_REDIS = ("redis", "history", "scale")
 
