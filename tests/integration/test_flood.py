@@ -120,35 +120,46 @@ async def test_a_handshake_flood_from_one_address_does_not_starve_the_others() -
 
 
 async def test_pending_sessions_are_capped_per_address_and_always_given_back() -> None:
-    server = LiveServer(max_pending_sessions_per_address=2, connect_timeout=1, **DEFAULT_BUDGET)
+    # CONNECT_TIMEOUT 3 s: every way of ending but the last gives the slot back well before it.
+    server = LiveServer(max_pending_sessions_per_address=2, connect_timeout=3, **DEFAULT_BUDGET)
     async with running(server), polling(ATTACKER) as attacker, polling(HONEST) as other:
         admission = server.sio.admission
         url = server.url
+
+        def pending() -> int:
+            return int(admission.pending(ATTACKER))
+
         first, second = sid_of(await handshake(attacker, url)), sid_of(await handshake(attacker, url))
         over = await handshake(attacker, url)
-        assert over.status_code == 429 and over.headers["retry-after"] == "1"
+        assert over.status_code == 429 and over.headers["retry-after"] == "3"
         assert over.json()["code"] == "TOO_MANY_HANDSHAKES" and over.json()["retryable"] is True
         with pytest.raises(websockets.exceptions.InvalidStatus) as upgrade:
             async with RawSession(url, ATTACKER):
                 pass
         assert upgrade.value.response.status_code == 403
         assert (await handshake(other, url)).status_code == 200  # another address is not affected
-        # Give the slots back every way a pending session can end...
+        # The slot comes back at once, whichever way a pending session ends:
         assert (await post(attacker, url, first, "1")).status_code == 200  # the client closes it
+        assert pending() == 1
         assert (await post(attacker, url, second, '40/ws,{"token":"' + token() + '"}')).status_code == 200
-        await eventually(lambda: admission.pending(ATTACKER) == 0)  # ...or joins /ws
+        await eventually(lambda: pending() == 0, timeout=1)  # it joins /ws
         third = sid_of(await handshake(attacker, url))
-        assert (await post(attacker, url, third, "garbage")).status_code == 400  # a bad packet closes it
+        assert (await post(attacker, url, third, "garbage")).status_code == 400  # a bad packet ends it
+        assert pending() == 0
         refused_origin = await handshake(attacker, url, Origin="https://evil.example")
         assert refused_origin.status_code == 400  # Engine.IO's own refusal: the reservation comes back
+        assert pending() == 0
         async with RawSession(url, ATTACKER) as raw:  # refused three times, then closed
             for _ in range(3):
                 assert not (await raw.connect("/ws", {"token": "not-a-jwt"})).ok
             await raw.until_closed()
+        await eventually(lambda: pending() == 0, timeout=1)
         async with RawSession(url, ATTACKER):  # the client drops the WebSocket
             pass
-        sid_of(await handshake(attacker, url))  # never joins: CONNECT_TIMEOUT (1 s) ends it
-        await eventually(lambda: admission.pending() == 0, timeout=5)
+        await eventually(lambda: pending() == 0, timeout=1)
+        sid_of(await handshake(attacker, url))  # never joins: CONNECT_TIMEOUT ends it
+        assert pending() == 1
+        await eventually(lambda: pending() == 0, timeout=6)
     assert admission.tracked() == {"reserved": 0, "addresses": 0, "sessions": 0, "failures": 0}
 
 
