@@ -81,6 +81,7 @@ def test_failed_connect_budget_refills_and_forgets_old_addresses() -> None:
 
 def test_guesses_cost_the_address_and_every_refusal_costs_the_session() -> None:
     admission = Admission(failures_per_session=3, failure_burst=2, failure_rate=0.001)
+    assert not admission.failed("s0", "10.0.0.1", ErrorCode.INTERNAL_ERROR)  # our fault
     assert not admission.failed("s1", "10.0.0.1", ErrorCode.AUTH_EXPIRED)  # not a guess
     assert not admission.failed("s1", "10.0.0.1", ErrorCode.SERVER_FULL)  # says nothing about the client
     assert admission.throttled("10.0.0.1") == 0
@@ -88,8 +89,8 @@ def test_guesses_cost_the_address_and_every_refusal_costs_the_session() -> None:
     assert not admission.failed("s2", "10.0.0.1", None)  # refused without a code: counted as a guess
     assert admission.throttled("10.0.0.1") > 0
     assert admission.throttled("10.0.0.2") == 0
-    admission.ended("s1")
-    admission.ended("s2")
+    for sid in ("s0", "s1", "s2"):
+        admission.ended(sid)
     assert admission.tracked()["failures"] == 0
 
 

@@ -148,6 +148,7 @@ class SocketHandlers:
             raise SocketIORefused(exc.message, exc.to_data()) from None
         except Exception:
             # Anything else would leave the client hanging with a half-registered session.
+            note_refusal(ErrorCode.INTERNAL_ERROR)  # our fault, not a guess of the client's
             log.exception("websocket_connect_failed", client_addr=addr)
             self.registry.remove(sid)
             self.tokens.stop(sid)
