@@ -163,6 +163,22 @@ async def test_pending_sessions_are_capped_per_address_and_always_given_back() -
     assert admission.tracked() == {"reserved": 0, "addresses": 0, "sessions": 0, "failures": 0}
 
 
+async def test_behind_a_trusted_proxy_the_forwarded_client_is_the_address() -> None:
+    server = ServerProcess(trusted_proxies="127.0.0.1", max_pending_sessions_per_address=1)
+    async with running(server), polling("127.0.0.1") as proxy, polling(ATTACKER) as untrusted:
+
+        async def status(http: httpx.AsyncClient, forwarded_for: str) -> int:
+            return (await handshake(http, server.url, **{"X-Forwarded-For": forwarded_for})).status_code
+
+        assert [await status(proxy, client) for client in ("203.0.113.7", "203.0.113.7", "203.0.113.8")] == [
+            200, 429, 200,
+        ]  # fmt: skip
+        # A peer that is not the proxy: its header is ignored, it is one address.
+        assert [await status(untrusted, client) for client in ("203.0.113.9", "203.0.113.10")] == [200, 429]
+    refused = [line for line in audit_lines(server.records()) if line["event"] == "handshake_refused"]
+    assert [line["client_addr"] for line in refused] == ["203.0.113.7", ATTACKER]
+
+
 # -- brute force is slowed --------------------------------------------------------
 
 
