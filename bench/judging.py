@@ -54,6 +54,11 @@ def _others(results: Results, plan: Plan) -> list[Check]:
     if redis_p99 is not None:
         detail = f"{redis_p99:.1f} ms over {plan.redis_events():,} events"
         checks.append(("issue 3: cross-instance p99 < 25 ms", redis_p99 < 25, detail))
+    flooded_max, flooded_failed = med("flood.flooded_max", "ours"), med("flood.flooded_failed", "ours")
+    if flooded_max is not None and flooded_failed is not None:
+        detail = f"max {flooded_max:,.0f} ms, {flooded_failed:.0f} failed"
+        ok = flooded_max < 1000 and flooded_failed == 0
+        checks.append(("issue 12: during a one-address flood, every honest connect within 1 s", ok, detail))
     for mode in ("memory", "redis"):
         slower = med(f"history.{mode}.slower_pct", "ours")
         if slower is not None:

@@ -161,6 +161,28 @@ def sections(plan: Plan) -> list[Section]:
                 Metric("slow.with.lost", "others' events lost, with the slow client", "events", "", 0),
             ),
         ),
+        Section(
+            "flood",
+            "Handshake flood from one address (ours only)",
+            "bench/flood.py opens Engine.IO handshakes from 127.0.0.2 as fast as it can (half polling, half "
+            "WebSocket held open, none joining a namespace); honest clients from 127.0.0.3 connect "
+            f"({plan.flood_probe_rate:g}/s, each its own token: handshake, then `/ws`) for "
+            f"{plan.flood_seconds:g} s without the flood, then {plan.flood_seconds:g} s with it.",
+            (
+                Metric("flood.offered_rate", "flood: handshakes offered", "/s", "", 0),
+                Metric("flood.refused_rate", "flood: handshakes refused", "/s", "", 0),
+                Metric("flood.accepted", "flood: sessions it got", "", "", 0),
+                Metric("flood.server_cpu", "server CPU during the flood", "% of a core", "", 0),
+                Metric("flood.quiet_p50", "honest connect p50, no flood", "ms", "lower"),
+                Metric("flood.quiet_p99", "honest connect p99, no flood", "ms", "lower"),
+                Metric("flood.quiet_max", "honest connect max, no flood", "ms", "lower"),
+                Metric("flood.quiet_failed", "honest connects failed, no flood", "", "", 0),
+                Metric("flood.flooded_p50", "honest connect p50, during the flood", "ms", "lower"),
+                Metric("flood.flooded_p99", "honest connect p99, during the flood", "ms", "lower"),
+                Metric("flood.flooded_max", "honest connect max, during the flood", "ms", "lower"),
+                Metric("flood.flooded_failed", "honest connects failed during the flood", "", "", 0),
+            ),
+        ),
     ]
 
 

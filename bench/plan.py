@@ -7,7 +7,18 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 # Scenario names in the order they run; `memory` and `connects` share one ramp.
-SCENARIOS = ("memory", "connects", "fanout", "latency", "single", "redis", "history", "scale", "slow")
+SCENARIOS = (
+    "memory",
+    "connects",
+    "fanout",
+    "latency",
+    "single",
+    "redis",
+    "history",
+    "scale",
+    "slow",
+    "flood",
+)
 TARGET_KEYS = (
     "ours", "ours-before", "ours-stock-engineio", "ours-default-gc", "python-socketio", "websockets", "node",
 )  # fmt: skip
@@ -40,6 +51,8 @@ class Plan:
     slow_rate: float = 20
     slow_pad: int = 8000
     slow_seconds: float = 40
+    flood_seconds: float = 10  # each phase: honest connects without, then with, the flood
+    flood_probe_rate: float = 20  # honest connects per second
     settle_s: float = 2.0  # pause before reading a server's memory
     idle_s: float = 25.0  # idle CPU is read over one ping interval with every client connected
     idle_ms: int = 5000  # a burst is over when nothing arrived for this long...
@@ -96,6 +109,8 @@ QUICK = Plan(
     slow_clients=100,
     slow_rate=50,
     slow_seconds=16,
+    flood_seconds=3,
+    flood_probe_rate=10,
     settle_s=0.3,
     idle_s=1.0,
     idle_ms=2000,

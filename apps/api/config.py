@@ -103,7 +103,7 @@ class Settings(PublisherSettings):
     command_rate: float = Field(default=20, gt=0)
     command_burst: int = Field(default=40, ge=1)
     command_flood_limit: int = Field(default=100, ge=1)
-    connect_timeout: float = Field(default=20, gt=0, le=600)
+    connect_timeout: float = Field(default=5, gt=0, le=600)
     shutdown_timeout: float = Field(default=10, gt=0, le=600)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -134,6 +134,14 @@ class Settings(PublisherSettings):
     # and bytes of history one connection may be re-sent per minute by `subscribe {since}`.
     max_queued_bytes: int = Field(default=1024 * 1024, ge=16 * 1024, le=1024 * 1024 * 1024)
     replay_bytes_per_minute: int = Field(default=4 * 1024 * 1024, ge=0, le=1024 * 1024 * 1024)
+    # Handshake floods and brute force, per client address (issue 12 "flood": websocket/admission.py,
+    # the audit summaries in websocket/audit.py). CONNECT_TIMEOUT above belongs with them.
+    max_pending_sessions_per_address: int = Field(default=100, ge=1, le=1_000_000)
+    connect_failures_per_session: int = Field(default=3, ge=1, le=1000)
+    connect_failure_burst: int = Field(default=20, ge=1)
+    connect_failure_rate: float = Field(default=0.5, gt=0, le=1_000_000)
+    max_tracked_addresses: int = Field(default=10_000, ge=100, le=10_000_000)
+    audit_summary_interval: float = Field(default=60, ge=0.1, le=3600)
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod

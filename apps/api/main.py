@@ -34,6 +34,7 @@ from routers.publish_limit import PublishLimiter
 from serving import GracefulServer, uvicorn_options
 from webhooks import github as github_webhooks
 from webhooks.projects import load_project_resolver, set_project_resolver
+from websocket import audit
 from websocket.auth import TokenValidator
 from websocket.backends import build_backends
 from websocket.connections import ConnectionRegistry
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         broadcaster.attach(transport, observer=metrics)
         broadcaster.use_dedupe(dedupe, settings.dedupe_window)
         await backends.start(on_agent_gone=rooms.agent_gone, revoker=handlers.revoker)
+        audit.start_summaries(settings.audit_summary_interval, settings.max_tracked_addresses)
         github_webhooks.log_configuration(settings)
         log.info(
             "server_started",
@@ -148,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await drain.run(late=True)  # already done when served by GracefulServer
+            await audit.stop_summaries()  # the refusals counted so far are written now
             broadcaster.detach()
             broadcaster.use_dedupe(None)
             await dedupe.close()
@@ -219,7 +222,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return conn.user.id if conn else None
 
     for path, asgi_app in engineio_apps(sio):
-        app.mount(path, EngineIOGuard(asgi_app, settings.max_http_buffer_size, user_of, sio.close_session))
+        guard = EngineIOGuard(
+            asgi_app, settings.max_http_buffer_size, user_of, sio.close_session, admission=sio.admission
+        )
+        app.mount(path, guard)
     return app
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support import audit
 from tests.support.clients import Client, ConnectRefused
 from tests.support.figures import record
 from tests.support.net import eventually
@@ -29,8 +29,7 @@ FORWARDED = "203.0.113.7"
 
 
 def audit_lines(server: ServerProcess) -> list[dict[str, Any]]:
-    lines = [json.loads(line) for line in server.log().splitlines() if line.startswith("{")]
-    return [line for line in lines if line.get("logger") == "audit"]
+    return audit.audit_lines(server.records())
 
 
 @pytest.fixture
@@ -83,10 +82,16 @@ async def test_every_refusal_is_audited_and_no_token_is_logged(production: Serve
     await eventually(lambda: expected_codes <= {line["code"] for line in audit_lines(server)}, timeout=10)
     for client_ in (client, second, flooder):
         await client_.close()
+    await server.stop()  # writes the summaries of the refusals that repeated
 
     lines = audit_lines(server)
     for line in lines:
         assert line["code"] and line["client_addr"] == "127.0.0.1", line
+    # The flood's repeats are counted, not written one by one: each kind is written once, and its
+    # repeats in one summary line when the interval (or the server) ends.
+    flood = [line for line in lines if line.get("user_id") == "flooder" and line["code"] == "RATE_LIMITED"]
+    assert len(flood) <= 4 and audit.refusals(flood) > 100, flood
+    assert all(line["repeated"] > 0 for line in audit.summaries(lines))
     by_user = [line for line in lines if line.get("user_id") == "audited"]
     assert {line["code"] for line in by_user} >= {"FORBIDDEN", "UNKNOWN_COMMAND", "AUTH_INVALID"}
     assert any(line["code"] == "TOO_MANY_CONNECTIONS" for line in by_user)
@@ -94,8 +99,11 @@ async def test_every_refusal_is_audited_and_no_token_is_logged(production: Serve
     leaked = [t for t in used if t in log or t[-20:] in log]
     assert leaked == [], "a token reached the log"
     assert "eyJ" not in log
-    record("audit", f"{len(lines)} refusals logged with code and client address, {len(set(expected_codes))} "
-           f"kinds; none of the {len(used)} tokens used appears in the log")  # fmt: skip
+    record(
+        "audit",
+        f"{audit.refusals(lines)} refusals audited in {len(lines)} lines with code and client address, "
+        f"{len(set(expected_codes))} kinds; none of the {len(used)} tokens used appears in the log",
+    )
 
 
 async def refused_address(server: ServerProcess, local_addr: str | None = None) -> str:

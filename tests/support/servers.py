@@ -44,6 +44,10 @@ def test_env(**overrides: Any) -> dict[str, str]:
         "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
         # A client that stopped reading holds the drain until this deadline: keep test stops quick.
         "SHUTDOWN_TIMEOUT": "3",
+        # Every test client comes from 127.0.0.1, and the suite sends it thousands of deliberate
+        # bad tokens: one address's failed connects are throttled only where a test asks for it
+        # (tests/integration/test_flood.py sets the defaults back).
+        "CONNECT_FAILURE_BURST": "1000000",
     }
     env.update({key.upper(): str(value) for key, value in overrides.items()})
     return env

@@ -20,6 +20,9 @@ from typing import Any
 
 from config import Settings
 from logging_setup import get_logger
+from websocket import audit
+from websocket.admission import note_refusal
+from websocket.errors import ErrorCode
 
 ADMIN_NAMESPACE = "/admin"
 
@@ -27,7 +30,12 @@ log = get_logger("observability.admin_ui")
 
 
 def credentials_checker(username: str, password: str) -> Any:
-    """The Admin UI's login test: constant-time, never logs what was sent."""
+    """The Admin UI's login test: constant-time, never logs what was sent.
+
+    A failure is audited and counted against the client's address like a bad
+    token (websocket/admission.py); python-socketio gives this check only the
+    auth dict, so the address comes from the connect in progress.
+    """
     expected = (username.encode(), password.encode())
 
     def check(auth: Any) -> bool:
@@ -40,7 +48,11 @@ def credentials_checker(username: str, password: str) -> Any:
             ok = hmac.compare_digest(given_user.encode(), expected[0]) & hmac.compare_digest(
                 given_password.encode(), expected[1]
             )
-        log.info("admin_ui_login", ok=ok)
+        if ok:
+            log.info("admin_ui_login", ok=ok)
+        else:
+            address = note_refusal(ErrorCode.AUTH_INVALID)
+            audit.denied("admin_ui_login_refused", ErrorCode.AUTH_INVALID, client_addr=address)
         return ok
 
     return check

@@ -27,6 +27,8 @@ class ErrorCode(StrEnum):
     REQUEST_TIMEOUT = "REQUEST_TIMEOUT"  # request headers or body too slow (front/)
     # forced disconnects (connection.error.code; also AUTH_EXPIRED, RATE_LIMITED, ACCESS_REVOKED)
     SLOW_CONSUMER = "SLOW_CONSUMER"
+    TOO_MANY_HANDSHAKES = "TOO_MANY_HANDSHAKES"
+    TOO_MANY_FAILED_CONNECTS = "TOO_MANY_FAILED_CONNECTS"
     # command errors (ack.code)
     INVALID_PAYLOAD = "INVALID_PAYLOAD"
     INVALID_ROOM = "INVALID_ROOM"
@@ -46,6 +48,7 @@ _RETRYABLE = frozenset(
         ErrorCode.SERVER_SHUTTING_DOWN,
         ErrorCode.RATE_LIMITED,
         ErrorCode.SLOW_CONSUMER,  # reconnect and resume from history
+        ErrorCode.TOO_MANY_HANDSHAKES,  # the handshake is refused with Retry-After
     }
 )
 

@@ -22,6 +22,7 @@ from socketio.exceptions import ConnectionRefusedError as SocketIORefused
 from logging_setup import get_logger
 from observability.metrics import Metrics
 from websocket import audit, jsonlib
+from websocket.admission import note_refusal
 from websocket.audit import client_address
 from websocket.auth import Principal, TokenValidator
 from websocket.connections import Connection, ConnectionRegistry
@@ -116,6 +117,7 @@ class SocketHandlers:
             f'Namespace "{namespace[:64]}" does not exist; connect to "{NAMESPACE}"',
             ErrorCode.INVALID_NAMESPACE,
         )
+        note_refusal(error.code)
         audit.denied(
             "websocket_refused", error.code, client_addr=client_address(environ), reason=error.message
         )
@@ -138,6 +140,7 @@ class SocketHandlers:
                 await self.sio.enter_room(sid, room, namespace=NAMESPACE)
             self.tokens.start(conn)
         except WebSocketError as exc:
+            note_refusal(exc.code)
             audit.denied(
                 "websocket_refused", exc.code, client_addr=addr, user_id=user.id if user else None,
                 reason=exc.message,
@@ -146,6 +149,7 @@ class SocketHandlers:
             raise SocketIORefused(exc.message, exc.to_data()) from None
         except Exception:
             # Anything else would leave the client hanging with a half-registered session.
+            note_refusal(ErrorCode.INTERNAL_ERROR)  # our fault, not a guess of the client's
             log.exception("websocket_connect_failed", client_addr=addr)
             self.registry.remove(sid)
             self.tokens.stop(sid)
@@ -268,7 +272,10 @@ class SocketHandlers:
                 raise WebSocketError(_first_error(exc), ErrorCode.INVALID_PAYLOAD) from None
             return await fn(conn, parsed)
         except WebSocketError as exc:
-            audit.denied("command_refused", exc.code, client_addr=conn.client_addr, reason=exc.message)
+            audit.denied(
+                "command_refused", exc.code, client_addr=conn.client_addr, user_id=conn.user.id,
+                reason=exc.message,
+            )  # fmt: skip
             return exc.to_ack()
         except Exception:
             log.exception("command_failed")

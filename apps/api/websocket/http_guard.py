@@ -18,6 +18,14 @@ wrapper checks every text frame on its way in and ends the connection on the
 first bad one, as if the client had closed it, so Engine.IO cleans up at once.
 Oversized WebSocket messages are refused by uvicorn (close code 1009,
 `ws_max_size`); this records them.
+
+A handshake (a GET or WebSocket request without a `sid`) first takes a
+pending-session slot for its address (websocket/admission.py). Over the
+address's cap, or with the instance's pool full, it is refused here, before
+Engine.IO allocates a session or logs a word: a polling GET with HTTP 429
+(`TOO_MANY_HANDSHAKES`) or 503 (`SERVER_FULL`), `Retry-After` and a JSON
+`{code, message, retryable}` body; a WebSocket upgrade is refused (HTTP 403).
+Either way the audit line says which.
 """
 
 from __future__ import annotations
@@ -30,8 +38,9 @@ from engineio import packet as eio_packet
 from engineio.payload import Payload
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from websocket import audit
-from websocket.errors import ErrorCode
+from websocket import audit, jsonlib
+from websocket.admission import Admission
+from websocket.errors import ErrorCode, WebSocketError
 
 UserLookup = Callable[[str], str | None]
 CloseSession = Callable[[str, str], Awaitable[None]]
@@ -57,11 +66,19 @@ def _valid_payload(body: bytes) -> bool:
 
 
 class EngineIOGuard:
-    def __init__(self, app: ASGIApp, max_bytes: int, user_of: UserLookup, close: CloseSession) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        user_of: UserLookup,
+        close: CloseSession,
+        admission: Admission | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.user_of = user_of
         self.close = close
+        self.admission = admission
 
     def _refuse(self, scope: Scope, eio_sid: str, event: str, code: ErrorCode, **detail: Any) -> None:
         client = scope.get("client")
@@ -75,6 +92,39 @@ class EngineIOGuard:
         if scope["type"] == "http" and scope.get("method") == "POST" and eio_sid:
             await self._post(scope, receive, send, eio_sid)
             return
+        if eio_sid or self.admission is None or scope.get("method", "GET") != "GET":
+            await self._pass(scope, receive, send, eio_sid)
+            return
+        refusal = self.admission.reserve(scope)
+        if refusal is not None:
+            await self._refuse_handshake(scope, receive, send, refusal)
+            return
+        try:
+            await self._pass(scope, receive, send, eio_sid)
+        finally:
+            self.admission.unclaimed(scope)
+
+    async def _refuse_handshake(
+        self, scope: Scope, receive: Receive, send: Send, error: WebSocketError
+    ) -> None:
+        assert self.admission is not None
+        per_address = error.code is ErrorCode.TOO_MANY_HANDSHAKES
+        limit = self.admission.pending_per_address if per_address else self.admission.max_sessions
+        self._refuse(scope, "", "handshake_refused", error.code, transport=scope["type"], limit=limit)
+        if scope["type"] == "websocket":
+            # A refused upgrade (HTTP 403). uvicorn 0.54's default WebSocket
+            # protocol logs an error after an ASGI `websocket.http.response`.
+            await receive()  # websocket.connect (or the client already left)
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"retry-after", str(self.admission.retry_after).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 429 if per_address else 503, "headers": headers})
+        await send({"type": "http.response.body", "body": jsonlib.dumps(error.to_data()).encode()})
+
+    async def _pass(self, scope: Scope, receive: Receive, send: Send, eio_sid: str) -> None:
         if scope["type"] == "websocket":
             inner = receive
 

@@ -62,9 +62,11 @@ class TokenBucket:
             return True
         return False
 
-    def wait(self, cost: float = 1) -> float:
-        """Seconds until `cost` tokens will be there (0 if they are), as of the last `take`."""
-        return max(0.0, (cost - self.tokens) / self.rate)
+    def wait(self, cost: float = 1, now: float | None = None) -> float:
+        """Seconds until `take(cost=cost)` would succeed (0: it would now); takes nothing."""
+        now = time.monotonic() if now is None else now
+        tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        return 0.0 if tokens >= cost else (cost - tokens) / self.rate
 
 
 class Verdict(Enum):

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
 
 import socketio
 from socketio import packet as sio_packet
+from socketio.exceptions import ConnectionRefusedError as SocketIORefused
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from config import Settings
 from logging_setup import get_logger
 from websocket import audit, jsonlib
+from websocket.admission import Admission, begin_attempt, end_attempt
 from websocket.audit import client_address
 from websocket.engine import FastEngineServer
 from websocket.errors import ErrorCode, WebSocketError
@@ -70,26 +73,44 @@ class EventServer(socketio.AsyncServer):  # type: ignore[misc]
       reserved lifecycle events, gets an error ack instead of reaching a handler.
     * `after_connect` runs once the CONNECT packet has been queued, so events
       sent from it can never overtake the connection's acceptance.
-    * Engine.IO sessions are capped (`max_sessions`) and must join a
-      namespace within `connect_timeout` seconds, so handshakes without a
-      token cannot pile up.
+    * Engine.IO sessions are capped (`max_sessions`, and per client address
+      while they have not joined a namespace) and must join one within
+      `connect_timeout` seconds, so handshakes without a token cannot pile
+      up; failed namespace connects are throttled per address and end the
+      session after a few (`admission`, see websocket/admission.py).
     """
 
     def __init__(
-        self, *args: Any, max_sessions: int | None = None, connect_timeout: float = 20, **kwargs: Any
+        self,
+        *args: Any,
+        max_sessions: int | None = None,
+        connect_timeout: float = 5,
+        admission: Admission | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.after_connect: ConnectHook | None = None
         self.max_sessions = max_sessions
         self.connect_timeout = connect_timeout
+        self.admission = admission or Admission(retry_after=connect_timeout)
+        self.admission.max_sessions = max_sessions
+        self.admission.sessions = lambda: len(self.eio.sockets)
 
     def client_addr(self, eio_sid: str) -> str:
         return client_address(self.environ.get(eio_sid))
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> bool | None:
-        # The new session is already in eio.sockets when this runs.
+        # The new session is already in eio.sockets when this runs. The HTTP
+        # guard refused over-limit handshakes already; these checks catch the
+        # few that raced past it (and apps mounted without the guard).
         if self.max_sessions is not None and len(self.eio.sockets) > self.max_sessions:
             audit.denied("engineio_refused", ErrorCode.SERVER_FULL, client_addr=client_address(environ))
+            return False
+        if not self.admission.claim(eio_sid, environ):
+            audit.denied(
+                "engineio_refused", ErrorCode.TOO_MANY_HANDSHAKES, client_addr=client_address(environ),
+                limit=self.admission.pending_per_address,
+            )  # fmt: skip
             return False
         await super()._handle_eio_connect(eio_sid, environ)
         asyncio.get_running_loop().call_later(self.connect_timeout, self._check_joined, eio_sid)
@@ -97,7 +118,10 @@ class EventServer(socketio.AsyncServer):  # type: ignore[misc]
 
     def _check_joined(self, eio_sid: str) -> None:
         socket = self.eio.sockets.get(eio_sid)
-        if socket is None or socket.closed or self.manager.sid_from_eio_sid(eio_sid, NAMESPACE) is not None:
+        if socket is None or socket.closed:
+            self.admission.ended(eio_sid)  # however it ended, its pending slot is free now
+            return
+        if not self.admission.is_pending(eio_sid):  # joined a namespace (/ws, or /admin)
             return
         audit.denied(
             "engineio_timeout", ErrorCode.AUTH_REQUIRED, client_addr=self.client_addr(eio_sid),
@@ -190,13 +214,45 @@ class EventServer(socketio.AsyncServer):  # type: ignore[misc]
         socket = self.eio.sockets.get(eio_sid)
         if socket is not None and not socket.upgraded and reason == self.reason.CLIENT_DISCONNECT:
             socket.queue.put_nowait(None)
+        self.admission.ended(eio_sid)
         await super()._handle_eio_disconnect(eio_sid, reason)
 
     async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
-        await super()._handle_connect(eio_sid, namespace, data)
-        sid = self.manager.sid_from_eio_sid(eio_sid, namespace or "/")
-        if sid is not None and self.manager.is_connected(sid, namespace or "/") and self.after_connect:
-            await self.after_connect(sid)
+        namespace = namespace or "/"
+        address = self.client_addr(eio_sid)
+        wait = self.admission.throttled(address)
+        if wait:
+            await self._refuse_throttled(eio_sid, namespace, address, wait)
+            return
+        attempt, token = begin_attempt(address)
+        try:
+            await super()._handle_connect(eio_sid, namespace, data)
+        finally:
+            end_attempt(token)
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if sid is not None and self.manager.is_connected(sid, namespace):
+            self.admission.joined(eio_sid)
+            if self.after_connect:
+                await self.after_connect(sid)
+        elif self.admission.failed(eio_sid, address, attempt.code):
+            audit.denied(
+                "engineio_closed", ErrorCode.TOO_MANY_FAILED_CONNECTS, client_addr=address,
+                limit=self.admission.failures_per_session,
+            )  # fmt: skip
+            await self.close_session(eio_sid, "too many failed connects", goodbye=True)
+
+    async def _refuse_throttled(self, eio_sid: str, namespace: str, address: str, wait: float) -> None:
+        """Too many failed connects from this address: refuse unread, and end the session."""
+        error = WebSocketError(
+            f"Too many failed connects from this address; try again in {math.ceil(wait)} s",
+            ErrorCode.RATE_LIMITED,
+        )
+        audit.denied("websocket_refused", error.code, client_addr=address, namespace=namespace[:64])
+        refusal = SocketIORefused(error.message, error.to_data()).error_args
+        await self._send_packet(
+            eio_sid, self.packet_class(sio_packet.CONNECT_ERROR, data=refusal, namespace=namespace)
+        )
+        await self.close_session(eio_sid, "connects throttled", goodbye=True)
 
 
 def origin_checker(settings: Settings) -> Callable[[str | None, dict[str, Any]], bool]:
@@ -223,10 +279,19 @@ def origin_checker(settings: Settings) -> Callable[[str | None, dict[str, Any]],
 
 
 def create_sio(settings: Settings, manager: Any) -> EventServer:
+    admission = Admission(
+        pending_per_address=settings.max_pending_sessions_per_address,
+        failures_per_session=settings.connect_failures_per_session,
+        failure_rate=settings.connect_failure_rate,
+        failure_burst=settings.connect_failure_burst,
+        max_addresses=settings.max_tracked_addresses,
+        retry_after=settings.connect_timeout,
+    )
     return EventServer(
         # Room for handshakes in progress above the Socket.IO connection limit.
         max_sessions=settings.max_connections + max(16, settings.max_connections // 20),
         connect_timeout=settings.connect_timeout,
+        admission=admission,
         async_mode="asgi",
         client_manager=manager,
         json=jsonlib,
