@@ -7,6 +7,7 @@ its availability probe and the example routes.
 
 from __future__ import annotations
 
+import itertools
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,6 +16,7 @@ import httpx
 import jwt
 import pytest
 
+from tests.support.audit import refusals as audited
 from tests.support.clients import Client, ConnectRefused
 from tests.support.net import eventually
 from tests.support.servers import ServerProcess, running
@@ -40,20 +42,33 @@ FOREIGN_HOSTS = ["evil.example", "evil.example:8000", "localhost.evil.example", 
 PROJECT = "550e8400-e29b-41d4-a716-446655440000"
 
 
+# A loopback source address per case (127.0.0.20, .21, ...): the audit trail writes the first
+# refusal of a kind from an address at once and counts its repeats for a summary line.
+SOURCES = itertools.count(20)
+
+
 @pytest.fixture(scope="module")
 async def dev_server() -> AsyncIterator[ServerProcess]:
-    async with running(ServerProcess()) as server:
+    async with running(ServerProcess(audit_summary_interval=0.2)) as server:
         yield server
 
 
-def refusals(server: ServerProcess) -> list[dict[str, Any]]:
-    return [r for r in server.records() if r.get("event") == "local_only_refused"]
+def refusals(server: ServerProcess, address: str | None = None) -> list[dict[str, Any]]:
+    return [
+        r for r in server.records()
+        if r.get("event") == "local_only_refused" and address in (None, r.get("client_addr"))
+    ]  # fmt: skip
 
 
-async def assert_refused_everywhere(server: ServerProcess, headers: dict[str, str]) -> None:
-    """The token, the example route and the probe all say no, each refusal structured and audited."""
-    before = len(refusals(server))
-    async with httpx.AsyncClient(base_url=server.url, headers=headers) as http:
+async def assert_refused_everywhere(
+    server: ServerProcess, headers: dict[str, str], audited_as: str | None = None
+) -> dict[str, Any]:
+    """The token, the example route and the probe all say no, each refusal structured and audited
+    (under the client address the server sees: ours, or the one a trusted proxy forwarded)."""
+    source = f"127.0.0.{next(SOURCES)}"
+    audited_as = audited_as or source
+    transport = httpx.AsyncHTTPTransport(local_address=source)
+    async with httpx.AsyncClient(base_url=server.url, headers=headers, transport=transport) as http:
         dev = await http.get("/ws/dev-token")
         example = await http.put(
             f"/api/projects/{PROJECT}", json={"name": "x"}, headers={"Authorization": f"Bearer {token()}"}
@@ -65,10 +80,12 @@ async def assert_refused_everywhere(server: ServerProcess, headers: dict[str, st
         assert detail["code"] == "FORBIDDEN" and "this machine" in detail["message"]
         assert "eyJ" not in response.text
     assert probe.status_code == 200 and probe.json()["available"] is False
-    await eventually(lambda: len(refusals(server)) >= before + 2)
-    line = refusals(server)[-1]
+    # Two refusals from this address: the first written at once, the second in a summary.
+    await eventually(lambda: audited(refusals(server, audited_as)) == 2)
+    line = refusals(server, audited_as)[0]
     assert line["logger"] == "audit" and line["level"] == "warning"
-    assert line["code"] == "FORBIDDEN" and line["client_addr"] and line["reason"]
+    assert line["code"] == "FORBIDDEN" and line["client_addr"] == audited_as and line["reason"]
+    return line
 
 
 async def test_a_direct_local_request_is_served(dev_server: ServerProcess) -> None:
@@ -184,10 +201,11 @@ async def test_development_listens_on_loopback_by_default() -> None:
 async def test_behind_a_trusted_proxy_the_rule_still_refuses() -> None:
     """ProxyHeadersMiddleware rewrites the peer from X-Forwarded-For: the header itself still refuses,
     and a loopback peer that is a trusted proxy is relayed by definition."""
-    async with running(ServerProcess(trusted_proxies="127.0.0.1")) as server:
-        await assert_refused_everywhere(server, {"X-Forwarded-For": "127.0.0.1"})
-        await assert_refused_everywhere(server, {})
-        assert "trusted proxy" in refusals(server)[-1]["reason"]
+    proxies = "127.0.0.0/8"  # whichever loopback address the test's client comes from
+    async with running(ServerProcess(trusted_proxies=proxies, audit_summary_interval=0.2)) as server:
+        await assert_refused_everywhere(server, {"X-Forwarded-For": "127.0.0.1"}, audited_as="127.0.0.1")
+        line = await assert_refused_everywhere(server, {})
+        assert "trusted proxy" in line["reason"]
 
 
 async def test_the_token_rules_hold_for_the_dev_token_and_for_rest() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -26,6 +27,7 @@ TIMEOUT = 1.0  # HTTP_HEADER_TIMEOUT and HTTP_BODY_TIMEOUT here
 KEEPALIVE = 2  # HTTP_KEEPALIVE_TIMEOUT here
 SLACK = 1.0  # scheduling on a loaded machine, and the test's own polling
 PUBLISH = token("publisher", scopes=["events:publish"])
+SOURCES = itertools.count(10)  # 127.0.0.10, .11, ...: a loopback address per raw peer
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +50,10 @@ class Peer:
 
     @classmethod
     async def open(cls, server: ServerProcess) -> Peer:
-        return cls(*await asyncio.open_connection("127.0.0.1", server.port))
+        # Each peer from an address of its own: the audit trail writes the first refusal of a
+        # kind from an address at once and only counts its repeats (websocket/audit.py).
+        source = f"127.0.0.{next(SOURCES)}"
+        return cls(*await asyncio.open_connection("127.0.0.1", server.port, local_addr=(source, 0)))
 
     async def send(self, data: bytes) -> None:
         self.writer.write(data)

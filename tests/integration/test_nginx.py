@@ -220,5 +220,8 @@ async def test_the_proxy_cuts_slow_headers_and_a_flood_while_others_are_served(t
                 webhook = await http.post("/webhooks/github", content=two_mb)
                 # Past nginx: the server's own answer (an unsigned delivery is refused).
                 assert webhook.status_code != 413 and "code" in webhook.json()["detail"], webhook.text
+                # Metrics are scraped from the instances, never through the public proxy.
+                assert (await http.get("/metrics")).status_code == 404
+                assert (await http.get(instance.url + "/metrics")).status_code == 200
     finally:
         await instance.stop()

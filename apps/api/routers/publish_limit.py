@@ -67,4 +67,4 @@ class PublishLimiter:
         report = 0
         if now - state.reported_at >= REPORT_INTERVAL:
             report, state.unreported, state.reported_at = state.unreported, 0, now
-        return Refusal(max(1, math.ceil(state.bucket.wait(events))), report)
+        return Refusal(max(1, math.ceil(state.bucket.wait(events, now))), report)

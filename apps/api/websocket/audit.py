@@ -8,13 +8,16 @@ ASGI scope gives it (the real client behind a configured trusted proxy, see
 
 Repeats are summarised, so that a flood cannot turn into a flood of log
 lines: while the summaries run (started and stopped with the app's lifespan),
-the first refusal of a kind (event, code, user) from an address is written at
-once, and its repeats are only counted; when `AUDIT_SUMMARY_INTERVAL` ends,
+the first refusal of a kind (event, code, user, connection) from an address is
+written at once, and its repeats are only counted; when `AUDIT_SUMMARY_INTERVAL` ends,
 each kind that repeated gets one line with the same fields and `repeated: n`
 (the refusals not written one by one), and a kind that did not repeat is
 forgotten, so its next refusal is written at once again. At most
 `MAX_TRACKED_ADDRESSES` kinds are held; beyond them repeats are counted per
-(event, code) under `client_addr: "(other addresses)"`. Nothing counted is
+(event, code) under `client_addr: "(other addresses)"`. A line about one
+established connection (it names a `connection_id`: a forced disconnect, a
+revocation) is its own kind, so each connection's first is written: they are
+bounded by the connections an address may hold. Nothing counted is
 lost: stopping writes what is left. Outside a running app every refusal is
 written as it happens.
 
@@ -33,8 +36,8 @@ from websocket.errors import ErrorCode
 
 log = get_logger("audit")
 OTHER_ADDRESSES = "(other addresses)"
-# (event, code, client_addr, user_id)
-Kind = tuple[str, str, str, str | None]
+# (event, code, client_addr, user_id, connection_id)
+Kind = tuple[str, str, str, str | None, str | None]
 
 
 def client_address(environ: dict[str, Any] | None) -> str:
@@ -63,7 +66,7 @@ class Summaries:
         """True: write this refusal now; False: it was counted for the summary."""
         entry = self._repeats.get(kind)
         if entry is None and len(self._repeats) >= self.max_kinds:
-            kind = (kind[0], kind[1], OTHER_ADDRESSES, None)
+            kind = (kind[0], kind[1], OTHER_ADDRESSES, None, None)
             entry = self._repeats.get(kind)
         if entry is None:
             self._repeats[kind] = [0, level]
@@ -80,10 +83,12 @@ class Summaries:
                 quiet.append(kind)
                 continue
             entry[0] = 0
-            event, code, client_addr, user_id = kind
+            event, code, client_addr, user_id, connection_id = kind
             fields: dict[str, Any] = {"code": code, "client_addr": client_addr, "repeated": repeated}
             if user_id is not None:
                 fields["user_id"] = user_id
+            if connection_id is not None:
+                fields["connection_id"] = connection_id
             getattr(log, level)(event, interval_s=self.interval, **fields)
         for kind in quiet:
             del self._repeats[kind]
@@ -137,7 +142,9 @@ def denied(
     **detail: Any,
 ) -> None:
     """Record that something a client asked for was refused, or that it was cut off."""
-    if summaries.running and not summaries.first((event, code.value, client_addr, user_id), level):
+    connection = detail.get("connection_id")
+    kind = (event, code.value, client_addr, user_id, connection if isinstance(connection, str) else None)
+    if summaries.running and not summaries.first(kind, level):
         return
     fields = {"code": code.value, "client_addr": client_addr, **detail}
     if user_id is not None:
