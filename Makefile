@@ -31,6 +31,7 @@ run: $(VENV)/.runtime
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	cd apps/api && ../../$(VENV)/bin/lint-imports ../../pyproject.toml
 
 typecheck: $(VENV)/.dev
 	$(PY) -m mypy
@@ -45,7 +46,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 docs: $(VENV)/.dev
-	cd apps/api && ../../$(PY) -m websocket.reference ../../WEBSOCKET_API.md
+	cd apps/api && ../../$(PY) -m contract.markdown ../../WEBSOCKET_API.md
 	cd apps/api && ../../$(PY) -m contract
 
 clean:

@@ -14,7 +14,7 @@ from tests.support.node import NodeClient
 from tests.support.redis import RedisServer, redis_url_from_env
 from tests.support.servers import LiveServer
 from webhooks.projects import set_project_resolver
-from websocket.rooms import set_room_policy
+from websocket.access.policy import set_room_policy
 
 pytest_plugins = ["tests.support.figures"]
 

@@ -15,40 +15,41 @@ from contextlib import asynccontextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from config import Settings, SettingsError, get_settings, load_settings
-from events import example_usage
 from events.broadcaster import get_broadcaster
 from events.dedupe import create_dedupe_store
 from front.body_timeout import BodyTimeout
 from gc_setup import tune_gc
 from logging_setup import configure_logging, get_logger
 from observability.admin_ui import enable_admin_ui
-from observability.metrics import Metrics, subscription_count
+from observability.metrics import Metrics
 from routers import contract, dashboard, dev, health, publish
 from routers import metrics as metrics_route
-from routers.local_only import is_loopback_bind, require_local
+from routers.local_only import is_loopback_bind
 from routers.publish_limit import PublishLimiter
 from serving import GracefulServer, uvicorn_options
 from webhooks import github as github_webhooks
 from webhooks.projects import load_project_resolver, set_project_resolver
 from websocket import audit
-from websocket.auth import TokenValidator
-from websocket.backends import build_backends
-from websocket.connections import ConnectionRegistry
-from websocket.dev_tokens import DevTokenIssuer
-from websocket.events import SocketHandlers
-from websocket.fastlane import EngineIOFastLane
-from websocket.http_guard import EngineIOGuard
-from websocket.limits import Limits
-from websocket.revocation import RevocationList
-from websocket.server import ENGINEIO_PREFIXES, NAMESPACE, RestCORSMiddleware, create_sio, engineio_apps
-from websocket.shutdown import Drain, InFlight, RedisBarrier, RequestTracker, TrackedTransport
-from websocket.slow_consumers import SlowConsumers
-from websocket.subscriptions import Subscriptions
-from websocket.tcp_reset import RawSendTap
+from websocket.access.dev_tokens import DevTokenIssuer
+from websocket.access.revocation import RevocationList
+from websocket.access.tokens import TokenValidator
+from websocket.internals.fastlane import EngineIOFastLane
+from websocket.internals.tcp_reset import RawSendTap
+from websocket.protocol.paths import ENGINEIO_PREFIXES, NAMESPACE
+from websocket.server.backends import build_backends
+from websocket.server.connections import ConnectionRegistry, subscription_count
+from websocket.server.cors import RestCORSMiddleware
+from websocket.server.handlers import SocketHandlers
+from websocket.server.http_guard import EngineIOGuard
+from websocket.server.limits import Limits
+from websocket.server.sio import create_sio, engineio_apps
+from websocket.server.slow_consumers import SlowConsumers
+from websocket.server.subscriptions import Subscriptions
+from websocket.shutdown.drain import Drain, InFlight, RedisBarrier, RequestTracker, TrackedTransport
 
 log = get_logger("main")
 
@@ -65,8 +66,8 @@ def _log_development_mode(settings: Settings, ephemeral: bool, dev_tokens: DevTo
         log.warning(
             "development_mode_exposed",
             host=settings.host,
-            risk="development mode is reachable from the network: its example routes let any token "
-            "holder publish events, and its origins and defaults are meant for one machine",
+            risk="development mode is reachable from the network: its origins, tokens and defaults "
+            "are meant for one machine",
             fix="set HOST=127.0.0.1, or ENVIRONMENT=production with a real JWT_SECRET_KEY",
         )
     if ephemeral:
@@ -106,7 +107,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     manager = backends.manager
     transport = TrackedTransport(backends.transport)
     sio = create_sio(settings, manager)
-    rooms = Subscriptions(sio, backends.history, backends.presence, settings.replay_bytes_per_minute)
+    rooms = Subscriptions(
+        sio, backends.history, backends.presence, settings.replay_bytes_per_minute,
+        publish=get_broadcaster().publish,
+    )  # fmt: skip
     metrics = Metrics()
     revoked = RevocationList(retention=settings.jwt_max_lifetime)
     handlers = SocketHandlers(
@@ -194,13 +198,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["*"],
         allow_headers=["*"],
     )
-    if settings.ws_fast_path:  # WebSockets straight to the Engine.IO mounts (websocket/fastlane.py)
+    if settings.ws_fast_path:  # WebSockets straight to the Engine.IO mounts (websocket/internals/fastlane.py)
         app.add_middleware(EngineIOFastLane, router=app.router, prefixes=ENGINEIO_PREFIXES)
     app.add_middleware(RequestTracker, skip_prefixes=ENGINEIO_PREFIXES, in_flight=requests)
     app.add_middleware(  # every request body, Engine.IO's too
         BodyTimeout, seconds=settings.http_body_timeout, min_rate=settings.http_body_min_rate
     )
-    app.add_middleware(RawSendTap)  # uvicorn's own send, to reset slow consumers (websocket/tcp_reset.py)
+    # uvicorn's own send, to reset slow consumers (websocket/internals/tcp_reset.py)
+    app.add_middleware(RawSendTap)
     if settings.trusted_proxies:
         # Outermost: every layer below sees the client the trusted proxy reports.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
@@ -214,7 +219,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(dashboard.router)
     if not settings.is_production:
         app.include_router(dev.router)
-        app.include_router(example_usage.router, dependencies=[Depends(require_local)])
 
     # Mounts last: the /ws mount would otherwise shadow routes under /ws.
     def user_of(eio_sid: str) -> str | None:

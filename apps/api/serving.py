@@ -33,8 +33,8 @@ from typing import Any
 import uvicorn
 
 from config import Settings
-from front.header_timeout import with_header_timeout
 from logging_setup import get_logger
+from websocket.internals.header_timeout import with_header_timeout
 
 log = get_logger("serving")
 
@@ -64,7 +64,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "host": settings.host,
         "port": settings.port,
-        # Request headers get HTTP_HEADER_TIMEOUT seconds (front/header_timeout.py);
+        # Request headers get HTTP_HEADER_TIMEOUT seconds (websocket/internals/header_timeout.py);
         # bodies are timed by front/body_timeout.py, installed in main.create_app.
         "http": with_header_timeout(settings.http_header_timeout),
         "limit_concurrency": concurrency_limit(settings),

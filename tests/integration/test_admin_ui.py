@@ -15,7 +15,7 @@ import socketio
 
 from tests.support.clients import Client
 from tests.support.servers import LiveServer, ServerProcess, running
-from websocket.server import ENGINEIO_PATH
+from websocket.protocol.paths import ENGINEIO_PATH
 
 PASSWORD = "correct-horse-battery-staple"
 

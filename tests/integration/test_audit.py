@@ -17,7 +17,7 @@ from tests.support.net import eventually
 from tests.support.raw import RawSocket
 from tests.support.servers import ServerProcess
 from tests.support.tokens import SECRET, token
-from websocket.server import ENGINEIO_PATH
+from websocket.protocol.paths import ENGINEIO_PATH
 
 PRODUCTION = {
     "environment": "production",  # no development token in the log either

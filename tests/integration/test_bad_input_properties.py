@@ -24,8 +24,8 @@ from websockets.sync.client import ClientConnection, connect
 from tests.support.figures import record
 from tests.support.servers import ServerProcess
 from tests.support.tokens import token
-from websocket.errors import ErrorCode
-from websocket.server import ENGINEIO_PATH
+from websocket.protocol.errors import ErrorCode
+from websocket.protocol.paths import ENGINEIO_PATH
 
 COMMANDS = ["subscribe", "unsubscribe", "debug:rooms", "auth.refresh"]
 RESERVED = ["connect", "disconnect", "connect_error", "message", "*", "", " subscribe", "SUBSCRIBE"]

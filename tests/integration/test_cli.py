@@ -1,4 +1,4 @@
-"""`python -m websocket.cli` as a user runs it: a child process against a real server."""
+"""`python -m cli` as a user runs it: a child process against a real server."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pytest
 from jsonschema import Draft202012Validator
 
+from cli import main as cli
 from contract import jsonschemas
 from events.broadcaster import get_broadcaster
 from tests.conftest import ClientFactory
@@ -19,8 +20,7 @@ from tests.support import servers
 from tests.support.clients import Client
 from tests.support.servers import API_DIR, LiveServer, ServerProcess
 from tests.support.tokens import SECRET, token
-from websocket import cli
-from websocket.auth import TokenValidator
+from websocket.access.tokens import TokenValidator
 
 YELLOW = "\033[33m"
 
@@ -38,7 +38,7 @@ def cli_env(**overrides: str) -> dict[str, str]:
 
 async def run_cli(*args: str, **env: str) -> Result:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "websocket.cli", *args, cwd=API_DIR, env=cli_env(**env),
+        sys.executable, "-m", "cli", *args, cwd=API_DIR, env=cli_env(**env),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(proc.communicate(), 30)
@@ -54,7 +54,7 @@ class TailProcess:
 
     async def start(self) -> TailProcess:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "websocket.cli", "tail", *self.args, cwd=API_DIR, env=cli_env(),
+            sys.executable, "-m", "cli", "tail", *self.args, cwd=API_DIR, env=cli_env(),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         return self

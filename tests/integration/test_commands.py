@@ -12,8 +12,9 @@ from tests.support.clients import Client
 from tests.support.raw import RawSocket
 from tests.support.servers import LiveServer
 from tests.support.tokens import token
-from websocket.auth import Principal
-from websocket.rooms import MAX_ROOM_LENGTH, Room, RoomKind, set_room_policy
+from websocket.access.policy import set_room_policy
+from websocket.access.tokens import Principal
+from websocket.protocol.rooms import MAX_ROOM_LENGTH, Room, RoomKind
 
 PID = str(uuid.uuid4())
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")

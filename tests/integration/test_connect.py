@@ -9,7 +9,7 @@ from tests.conftest import ClientFactory
 from tests.support.clients import Client, ConnectRefused
 from tests.support.servers import LiveServer
 from tests.support.tokens import SECRET, token
-from websocket.server import DEFAULT_ENGINEIO_PATH, ENGINEIO_PATH
+from websocket.protocol.paths import DEFAULT_ENGINEIO_PATH, ENGINEIO_PATH
 
 
 @pytest.mark.parametrize("path", [ENGINEIO_PATH, DEFAULT_ENGINEIO_PATH])

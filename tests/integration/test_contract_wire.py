@@ -13,7 +13,7 @@ from events.broadcaster import get_broadcaster
 from tests.conftest import ClientFactory
 from tests.support.servers import LiveServer
 from tests.support.tokens import token
-from websocket.models import CONNECTION_EVENTS, EventType
+from websocket.protocol.models import CONNECTION_EVENTS, EventType
 
 SCHEMA = jsonschemas.document()
 

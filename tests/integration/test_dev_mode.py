@@ -2,13 +2,14 @@
 
 One server process per module (`python main.py`, its JSON log read back) takes
 every forged header and Host; the rule is the same for the development token,
-its availability probe and the example routes.
+and its availability probe.
 """
 
 from __future__ import annotations
 
 import itertools
 import socket
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,8 +22,9 @@ from tests.support.clients import Client, ConnectRefused
 from tests.support.net import eventually
 from tests.support.servers import ServerProcess, running
 from tests.support.tokens import SECRET, token
-from websocket.auth import TokenValidator
-from websocket.errors import AuthError
+from tests.support.traffic import project_renamed
+from websocket.access.tokens import TokenValidator
+from websocket.protocol.errors import AuthError
 
 FORGED_HEADERS = [
     ("Forwarded", "for=127.0.0.1"),
@@ -63,25 +65,21 @@ def refusals(server: ServerProcess, address: str | None = None) -> list[dict[str
 async def assert_refused_everywhere(
     server: ServerProcess, headers: dict[str, str], audited_as: str | None = None
 ) -> dict[str, Any]:
-    """The token, the example route and the probe all say no, each refusal structured and audited
+    """The token and the probe both say no, the refusal structured and audited
     (under the client address the server sees: ours, or the one a trusted proxy forwarded)."""
     source = f"127.0.0.{next(SOURCES)}"
     audited_as = audited_as or source
     transport = httpx.AsyncHTTPTransport(local_address=source)
     async with httpx.AsyncClient(base_url=server.url, headers=headers, transport=transport) as http:
         dev = await http.get("/ws/dev-token")
-        example = await http.put(
-            f"/api/projects/{PROJECT}", json={"name": "x"}, headers={"Authorization": f"Bearer {token()}"}
-        )
         probe = await http.get("/ws/dev-token/available")
-    for response in (dev, example):
-        assert response.status_code == 403, (headers, response.text)
-        detail = response.json()["detail"]
-        assert detail["code"] == "FORBIDDEN" and "this machine" in detail["message"]
-        assert "eyJ" not in response.text
+    assert dev.status_code == 403, (headers, dev.text)
+    detail = dev.json()["detail"]
+    assert detail["code"] == "FORBIDDEN" and "this machine" in detail["message"]
+    assert "eyJ" not in dev.text
     assert probe.status_code == 200 and probe.json()["available"] is False
-    # Two refusals from this address: the first written at once, the second in a summary.
-    await eventually(lambda: audited(refusals(server, audited_as)) == 2)
+    # The token's refusal is audited (the probe, which only says no, is not).
+    await eventually(lambda: audited(refusals(server, audited_as)) == 1)
     line = refusals(server, audited_as)[0]
     assert line["logger"] == "audit" and line["level"] == "warning"
     assert line["code"] == "FORBIDDEN" and line["client_addr"] == audited_as and line["reason"]
@@ -93,12 +91,13 @@ async def test_a_direct_local_request_is_served(dev_server: ServerProcess) -> No
         async with httpx.AsyncClient(base_url=base) as http:
             body = (await http.get("/ws/dev-token")).json()
             assert (await http.get("/ws/dev-token/available")).json() == {"available": True, "reason": None}
-            example = await http.put(
-                f"/api/projects/{PROJECT}",
-                json={"name": "x"},
+            # The dev token carries events:publish: it publishes at once.
+            published = await http.post(
+                "/api/events",
+                json=project_renamed(uuid.UUID(PROJECT), "x"),
                 headers={"Authorization": f"Bearer {body['token']}"},
             )
-        assert example.status_code == 200, example.text
+        assert published.status_code == 202, published.text
         assert body["user_id"] == "dev-user" and body["expires_in"] == 3600
 
 

@@ -5,17 +5,39 @@ from __future__ import annotations
 import re
 import sqlite3
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import pytest
 
-from events import example_usage
+from events.broadcaster import get_broadcaster
+from examples import routes as example_usage
 from tests.conftest import ClientFactory
 from tests.support.github import deliver, fixture
 from tests.support.servers import ROOT, LiveServer, ServerProcess
 from tests.support.tokens import token
+from webhooks.projects import set_project_resolver
 
 READ_ALL = ("projects:read", "workflows:read")
+
+
+@pytest.fixture(scope="module")
+async def _example_server() -> AsyncIterator[LiveServer]:
+    """A server with the examples' routes added, as an application adds its own."""
+    server = await LiveServer(routers=[example_usage.router]).start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def server(_example_server: LiveServer) -> AsyncIterator[LiveServer]:
+    """This module's server (it overrides conftest's), the process-wide broadcaster attached to it."""
+    state = _example_server.app.state
+    get_broadcaster().attach(state.transport, observer=state.metrics)
+    get_broadcaster().use_dedupe(state.dedupe)
+    yield _example_server
+    set_project_resolver(None)
 
 
 async def test_route_example_broadcasts_after_its_work(server: LiveServer, connect: ClientFactory) -> None:
@@ -128,7 +150,7 @@ async def test_database_example_broadcasts_only_after_a_commit(
 
 
 async def test_webhook_resolver_example_works_as_the_configured_resolver() -> None:
-    server = ServerProcess(github_project_resolver="events.example_usage:resolve_project")
+    server = ServerProcess(github_project_resolver="examples.routes:resolve_project")
     await server.start()
     try:
         async with httpx.AsyncClient(base_url=server.url) as http:
@@ -138,7 +160,7 @@ async def test_webhook_resolver_example_works_as_the_configured_resolver() -> No
             theirs = await deliver(http, "issues", foreign)
     finally:
         await server.stop()
-    assert "events.example_usage:resolve_project" in server.log()  # github_webhooks_ready names it
+    assert "examples.routes:resolve_project" in server.log()  # github_webhooks_ready names it
     project_id = example_usage.REPOSITORY_PROJECTS["harbor-labs/tidewater"]
     assert ours.status_code == 200 and ours.json()["rooms"] == [f"project:{project_id}"]
     assert theirs.status_code == 202 and theirs.json()["status"] == "ignored"
@@ -157,7 +179,7 @@ def test_guide_code_is_the_tested_code() -> None:
 def test_every_example_of_the_sources_is_in_the_guide() -> None:
     """The other direction: no example in the sources that the guide forgot to show."""
     guide = (ROOT / "WEBSOCKET_INTEGRATION_GUIDE.md").read_text()
-    for source in ("apps/api/events/example_usage.py", "apps/api/events/example_temporal.py"):
+    for source in ("apps/api/examples/routes.py", "apps/api/examples/temporal_workflow.py"):
         text = (ROOT / source).read_text()
         examples = re.findall(r"# --- example: ([\w ]+) ---\n(.*?)\n# --- end example ---", text, re.S)
         assert examples, source

@@ -20,11 +20,11 @@ from tests.support.node import NodeClient
 from tests.support.raw import RawSocket
 from tests.support.servers import LiveServer, running
 from tests.support.tokens import token
-from websocket.engine import NO_BODY
-from websocket.fastsocket import FastSocket
-from websocket.models import WorkflowProgress
-from websocket.packet_queue import PacketQueue
-from websocket.server import ENGINEIO_PATH, NAMESPACE
+from websocket.internals.engine import NO_BODY
+from websocket.internals.fastsocket import FastSocket
+from websocket.internals.packet_queue import PacketQueue
+from websocket.protocol.models import WorkflowProgress
+from websocket.protocol.paths import ENGINEIO_PATH, NAMESPACE
 
 NodeFactory = Any
 

@@ -24,7 +24,7 @@ from tests.support.figures import record
 from tests.support.net import eventually
 from tests.support.servers import ROOT, LiveServer, ServerProcess, running
 from tests.support.tokens import token
-from websocket.server import ENGINEIO_PATH
+from websocket.protocol.paths import ENGINEIO_PATH
 
 ATTACKER, HONEST = "127.0.0.2", "127.0.0.3"
 DEFAULT_BUDGET = {"connect_failure_burst": 20}  # the default, which test_env raises

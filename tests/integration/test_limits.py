@@ -19,7 +19,7 @@ from tests.support.node import NodeClient
 from tests.support.raw import RawSocket
 from tests.support.servers import LiveServer, running
 from tests.support.tokens import token
-from websocket.server import ENGINEIO_PATH
+from websocket.protocol.paths import ENGINEIO_PATH
 
 PID = uuid.uuid4()
 READ = ("projects:read",)

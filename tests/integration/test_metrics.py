@@ -16,8 +16,8 @@ from events.broadcaster import get_broadcaster
 from tests.support.clients import Client, ConnectRefused
 from tests.support.servers import LiveServer, running
 from tests.support.tokens import token
-from websocket.envelope import OutboundEvent
-from websocket.server import ENGINEIO_PATH
+from websocket.protocol.envelope import OutboundEvent
+from websocket.protocol.paths import ENGINEIO_PATH
 
 READ_ALL = ("projects:read", "agents:read", "workflows:read")
 

@@ -98,7 +98,7 @@ async def test_polling_then_upgrade_through_nginx(
             assert sum(counts) == 16 and min(counts) >= 1, counts  # both instances serve
 
             status, output = await run_module(
-                "events.worker_example", str(project_id),
+                "examples.worker", str(project_id),
                 env={"REDIS_URL": redis_url, "SOCKETIO_CHANNEL": unique_channel},
             )  # fmt: skip
             assert status == 0, output
@@ -128,7 +128,7 @@ async def test_js_client_through_nginx(
             project_id = uuid.uuid4()
             assert (await js.call("subscribe", {"room": f"project:{project_id}"}))["status"] == "success"
             status, output = await run_module(
-                "events.worker_example", str(project_id),
+                "examples.worker", str(project_id),
                 env={"REDIS_URL": redis_url, "SOCKETIO_CHANNEL": unique_channel},
             )  # fmt: skip
             assert status == 0, output

@@ -22,7 +22,7 @@ from tests.support.net import eventually
 from tests.support.raw import EngineIOClosed, RawSocket
 from tests.support.servers import ServerProcess
 from tests.support.tokens import token
-from websocket.server import ENGINEIO_PATH
+from websocket.protocol.paths import ENGINEIO_PATH
 
 PROJECT = uuid.uuid4()
 TOKEN = token("raw-user")

@@ -15,6 +15,7 @@ from tests.support.clients import Client
 from tests.support.net import eventually
 from tests.support.servers import ServerProcess, run_module
 from tests.support.tokens import token
+from tests.support.traffic import rename
 
 READ = ("projects:read",)
 
@@ -36,15 +37,9 @@ async def pair(redis_url: str, unique_channel: str) -> AsyncIterator[tuple[Serve
 
 
 async def update_via_route(server: ServerProcess, project_id: uuid.UUID) -> bool:
-    """Make `server` broadcast from its own process (the example route calls get_broadcaster())."""
+    """Make `server` broadcast from its own process (POST /api/events calls get_broadcaster())."""
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-        response = await http.put(
-            f"/api/projects/{project_id}",
-            json={"name": "Cross-instance"},
-            headers={"Authorization": f"Bearer {token('editor')}"},
-        )
-    response.raise_for_status()
-    return bool(response.json()["broadcast"])
+        return await rename(http, project_id, "Cross-instance")
 
 
 async def health(server: ServerProcess) -> dict[str, object]:
@@ -121,7 +116,7 @@ async def test_write_only_process_reaches_every_instance(
             await client.subscribe(f"project:{project_id}")
         # A production worker has no JWT secret: publishing must not ask for one.
         status, output = await run_module(
-            "events.worker_example", str(project_id),
+            "examples.worker", str(project_id),
             env={"REDIS_URL": redis_url, "SOCKETIO_CHANNEL": unique_channel, "ENVIRONMENT": "production",
                  "JWT_SECRET_KEY": ""},
         )  # fmt: skip

@@ -58,7 +58,7 @@ async def test_outage_keeps_serving_and_recovers_by_itself(private_redis: RedisS
         assert time.monotonic() - started < TIMEOUT + 1.5  # bounded, not hanging
 
         started = time.monotonic()
-        status, output = await run_module("events.worker_example", str(project_id), env=writer_env)
+        status, output = await run_module("examples.worker", str(project_id), env=writer_env)
         assert status == 1, output
         assert "not published" in output
         assert time.monotonic() - started < TIMEOUT + 10  # interpreter start-up included
@@ -77,7 +77,7 @@ async def test_outage_keeps_serving_and_recovers_by_itself(private_redis: RedisS
         await watcher.wait_for("project.updated")
         await newcomer.wait_for("project.updated")
 
-        status, output = await run_module("events.worker_example", str(project_id), env=writer_env)
+        status, output = await run_module("examples.worker", str(project_id), env=writer_env)
         assert status == 0, output
         await watcher.wait_count("project.updated", 2)
         await newcomer.close()

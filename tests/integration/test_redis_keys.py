@@ -24,8 +24,8 @@ from tests.support.github import PROJECT_ROOM, fixture, signed_headers
 from tests.support.net import eventually
 from tests.support.servers import ServerProcess, running
 from tests.support.tokens import token
-from websocket.presence_redis import RedisPresence
-from websocket.redis_bus import RedisPublisher
+from websocket.broker.connection import RedisPublisher
+from websocket.presence.in_redis import RedisPresence
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 READ = ["projects:read", "agents:read"]

@@ -47,7 +47,7 @@ async def broadcast_round_trip(redis_url: str, extra_env: dict[str, str] | None 
     try:
         await client.subscribe(f"project:{project_id}")
         status, output = await run_module(
-            "events.worker_example", str(project_id), env={"REDIS_URL": redis_url, **(extra_env or {})}
+            "examples.worker", str(project_id), env={"REDIS_URL": redis_url, **(extra_env or {})}
         )
         assert status == 0, output
         await client.wait_for("project.updated")

@@ -20,10 +20,10 @@ from tests.support.node import NodeClient
 from tests.support.servers import LiveServer, ServerProcess
 from tests.support.tcpproxy import FreezableProxy
 from tests.support.tokens import token
-from websocket.history_redis import RedisHistory
-from websocket.models import WorkflowProgress
-from websocket.redis_bus import RedisPublisher
-from websocket.transport import RedisTransport
+from websocket.broker.connection import RedisPublisher
+from websocket.broker.transport import RedisTransport
+from websocket.history.in_redis import RedisHistory
+from websocket.protocol.models import WorkflowProgress
 
 READ = ("workflows:read", "projects:read")
 NodeFactory = Callable[[], Awaitable[NodeClient]]

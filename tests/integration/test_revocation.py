@@ -90,7 +90,7 @@ async def test_revocations_reach_every_instance(
             await client.subscribe(room)
 
         # From a process that serves no sockets, through Redis.
-        status, output = await run_module("events.revocation_example", "member", str(project), env=env)
+        status, output = await run_module("examples.revocation", "member", str(project), env=env)
         assert status == 0, output
         for client in member:
             await client.wait_for("subscription.revoked")
@@ -98,7 +98,7 @@ async def test_revocations_reach_every_instance(
         assert await update_via_route(a, project)
         await colleague.wait_for("project.updated")
 
-        status, output = await run_module("events.revocation_example", "disabled", env=env)
+        status, output = await run_module("examples.revocation", "disabled", env=env)
         assert status == 0, output
         for client in disabled:
             assert (await client.wait_for("connection.error"))["data"]["code"] == "ACCESS_REVOKED"

@@ -22,12 +22,13 @@ from tests.support.redis import RedisServer
 from tests.support.servers import LiveServer, ServerProcess, run_module, running
 from tests.support.tcpproxy import FreezableProxy
 from tests.support.tokens import token
-from websocket import jsonlib, revocation_redis
-from websocket.history_redis import RedisHistory
-from websocket.redis_bus import RedisPublisher
-from websocket.revocation import Revocation
-from websocket.revocation_redis import RedisRevocations
-from websocket.transport import RedisTransport
+from websocket.access.revocation import Revocation
+from websocket.broker import revocations as revocation_redis
+from websocket.broker.connection import RedisPublisher
+from websocket.broker.revocations import RedisRevocations
+from websocket.broker.transport import RedisTransport
+from websocket.history.in_redis import RedisHistory
+from websocket.protocol import jsonlib
 
 READ = ("projects:read",)
 
@@ -43,8 +44,8 @@ def publisher_env(shared: dict[str, str]) -> dict[str, str]:
 
 
 async def revoke_from_a_publisher(env: dict[str, str], *args: str) -> None:
-    """`events.revocation_example` in a process that serves no sockets (a write-only publisher)."""
-    status, output = await run_module("events.revocation_example", *args, env=env)
+    """`examples.revocation` in a process that serves no sockets (a write-only publisher)."""
+    status, output = await run_module("examples.revocation", *args, env=env)
     assert status == 0 and "not revoked" not in output, output
 
 

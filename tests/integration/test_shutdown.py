@@ -21,7 +21,8 @@ from tests.support.net import eventually
 from tests.support.node import NodeClient
 from tests.support.servers import ServerProcess
 from tests.support.tokens import token
-from websocket.server import ENGINEIO_PATH
+from tests.support.traffic import rename
+from websocket.protocol.paths import ENGINEIO_PATH
 
 NodeFactory = Callable[[], Awaitable[NodeClient]]
 READ = ("projects:read",)
@@ -31,19 +32,14 @@ ENGINEIO_URL = f"/{ENGINEIO_PATH}/"
 
 
 async def stream_updates(server: ServerProcess, project: uuid.UUID, accepted: list[int]) -> None:
-    """PUT updates one after another until the server stops answering; remember the accepted ones."""
+    """Publish renames one after another until the server stops answering; remember the accepted ones."""
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
         for i in range(10_000):
             try:
-                response = await http.put(
-                    f"/api/projects/{project}",
-                    json={"name": f"update-{i}"},
-                    headers={"Authorization": f"Bearer {token('editor')}"},
-                )
+                if await rename(http, project, f"update-{i}"):
+                    accepted.append(i)
             except httpx.HTTPError:
                 return
-            if response.status_code == 200 and response.json()["broadcast"]:
-                accepted.append(i)
             await asyncio.sleep(0.01)
 
 

@@ -19,8 +19,14 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from events.broadcaster import EventBroadcaster, get_broadcaster
 from events.dedupe import MemoryDedupeStore, RedisDedupeStore
-from events.example_temporal import LineCountJob, LineCountWorkflow, count_lines, run_worker, start_line_count
 from events.temporal import ProgressReporter, idempotency_key
+from examples.temporal_workflow import (
+    LineCountJob,
+    LineCountWorkflow,
+    count_lines,
+    run_worker,
+    start_line_count,
+)
 from tests.conftest import ClientFactory
 from tests.support.clients import Client
 from tests.support.net import eventually

@@ -61,9 +61,9 @@ async def test_development_without_a_secret_refuses_too_with_a_warning() -> None
 
 def test_a_resolver_setting_that_cannot_be_loaded_stops_start_up_with_one_line() -> None:
     for spec, needle in (
-        ("events.example_usage:no_such_function", "has no attribute"),
+        ("examples.routes:no_such_function", "has no attribute"),
         ("no_such_module:resolve", "cannot import"),
-        ("events.example_usage:REPOSITORY_PROJECTS", "must be an async function"),
+        ("examples.routes:REPOSITORY_PROJECTS", "must be an async function"),
         ("not a spec", "module:function"),
     ):
         result = subprocess.run(

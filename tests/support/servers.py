@@ -16,12 +16,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
+from fastapi import APIRouter
 
 from tests.support.net import free_port
 from tests.support.tokens import SECRET, WEBHOOK_SECRET
@@ -71,9 +72,11 @@ def listens_on(pid: int, port: int) -> bool:
 class LiveServer:
     """uvicorn serving `create_app()` inside the test process, on a free port."""
 
-    def __init__(self, **settings: Any) -> None:
+    def __init__(self, routers: Sequence[APIRouter] = (), **settings: Any) -> None:
+        """`routers`: application routes to add, as a host application would (the examples)."""
         from config import load_settings
 
+        self.routers = list(routers)
         self.port = free_port()
         self.settings = load_settings(
             **{k.lower(): v for k, v in test_env(**settings).items()} | {"port": self.port}
@@ -88,6 +91,8 @@ class LiveServer:
         from serving import GracefulServer, uvicorn_options
 
         self.app = create_app(self.settings)
+        for router in self.routers:
+            self.app.include_router(router)
         config = uvicorn.Config(self.app, **uvicorn_options(self.settings), lifespan="on")
         self._server = GracefulServer(config, self.app.state.drain, self.settings.shutdown_timeout)
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

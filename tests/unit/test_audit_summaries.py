@@ -8,7 +8,7 @@ from structlog.testing import capture_logs
 from tests.support.audit import refusals
 from websocket import audit
 from websocket.audit import OTHER_ADDRESSES, Summaries
-from websocket.errors import ErrorCode
+from websocket.protocol.errors import ErrorCode
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import jwt
 import pytest
 
 from tests.support.tokens import SECRET, token
-from websocket.auth import TokenValidator, mint_token
-from websocket.errors import AuthError, ErrorCode
+from websocket.access.tokens import TokenValidator, mint_token
+from websocket.protocol.errors import AuthError, ErrorCode
 
 validator = TokenValidator(SECRET)
 

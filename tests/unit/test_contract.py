@@ -14,9 +14,9 @@ from contract import asyncapi, jsonschemas, typescript
 from contract.__main__ import ROOT, artifacts
 from contract.samples import SAMPLES, sample_envelope, sample_payload
 from tests.support.node import JS_DIR, ensure_node_modules
-from websocket.acks import COMMANDS
-from websocket.events import SocketHandlers
-from websocket.models import CONNECTION_EVENTS, EventType
+from websocket.protocol.acks import COMMANDS
+from websocket.protocol.models import CONNECTION_EVENTS, EventType
+from websocket.server.handlers import SocketHandlers
 
 
 def asyncapi_validator() -> Draft7Validator:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from websocket import reference
-from websocket.errors import ErrorCode
+from contract import markdown as reference
+from websocket.protocol.errors import ErrorCode
 
 ROOT = Path(__file__).resolve().parents[2]
 API_DOC = (ROOT / "WEBSOCKET_API.md").read_text()
@@ -16,7 +16,7 @@ def test_event_reference_is_generated_from_the_models() -> None:
     start, end = API_DOC.index(reference.BEGIN), API_DOC.index(reference.END) + len(reference.END)
     assert API_DOC[start:end] == reference.render(), (
         "WEBSOCKET_API.md is out of date: regenerate its event reference with "
-        "`cd apps/api && python -m websocket.reference`"
+        "`cd apps/api && python -m contract.markdown`"
     )
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.routing import Mount, Router
 
-from websocket.fastlane import EngineIOFastLane
+from websocket.internals.fastlane import EngineIOFastLane
 
 PREFIXES = ("/ws/socket.io/", "/socket.io/")
 

@@ -1,6 +1,6 @@
 """The python-engineio / python-socketio internals FastSocket relies on are still there.
 
-websocket/fastsocket.py replaces python-engineio's socket loops through two
+websocket/internals/fastsocket.py replaces python-engineio's socket loops through two
 hooks and reads a few attributes of its classes. An upgrade that moves any of
 them must fail here, loudly and by name, not later as lost packets or missed
 pings: re-check the list in fastsocket.py's docstring against the new release,
@@ -19,8 +19,8 @@ from engineio import async_socket, base_server, base_socket
 from engineio.async_drivers import asgi
 from socketio import async_admin
 
-from websocket.engine import stock_socket_class_intact
-from websocket.packet_queue import PacketQueue
+from websocket.internals.engine import stock_socket_class_intact
+from websocket.internals.packet_queue import PacketQueue
 
 WRITTEN_FOR = {"python-engineio": "4.15.", "python-socketio": "5.18."}
 
@@ -33,7 +33,8 @@ def test_the_pinned_releases_are_the_ones_fastsocket_was_written_for() -> None:
     for package, prefix in WRITTEN_FOR.items():
         version = metadata.version(package)
         assert version.startswith(prefix), (
-            f"{package} {version}: websocket/fastsocket.py was written against {prefix}x; re-check the "
+            f"{package} {version}: websocket/internals/fastsocket.py was written against {prefix}x; "
+            "re-check the "
             "internals its docstring lists (and this file's tests), then update WRITTEN_FOR"
         )
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from config import SettingsError, load_settings
-from front.header_timeout import HeaderTimeoutProtocol
 from serving import concurrency_limit, uvicorn_options
+from websocket.internals.header_timeout import HeaderTimeoutProtocol
 
 FRONT = ("LIMIT_CONCURRENCY", "MAX_CONNECTIONS", "HTTP_KEEPALIVE_TIMEOUT", "HTTP_HEADER_TIMEOUT",
          "HTTP_BODY_TIMEOUT", "HTTP_BODY_MIN_RATE")  # fmt: skip

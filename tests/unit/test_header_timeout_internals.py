@@ -1,4 +1,4 @@
-"""The uvicorn internals front/header_timeout.py relies on still behave as it expects.
+"""The uvicorn internals websocket/internals/header_timeout.py relies on still behave as it expects.
 
 `HeaderTimeoutProtocol` overrides three callbacks of uvicorn's httptools
 protocol and reads `cycle`, `cycle.response_complete` and `cycle.more_body`.
@@ -20,7 +20,7 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from front.header_timeout import HeaderTimeoutProtocol, with_header_timeout
+from websocket.internals.header_timeout import HeaderTimeoutProtocol, with_header_timeout
 
 WRITTEN_FOR = "0.54."
 
@@ -28,7 +28,8 @@ WRITTEN_FOR = "0.54."
 def test_the_pinned_uvicorn_is_the_one_the_protocol_was_written_for() -> None:
     version = metadata.version("uvicorn")
     assert version.startswith(WRITTEN_FOR), (
-        f"uvicorn {version}: front/header_timeout.py was written against {WRITTEN_FOR}x; re-check the "
+        f"uvicorn {version}: websocket/internals/header_timeout.py was written against {WRITTEN_FOR}x; "
+        "re-check the "
         "internals its docstring lists (and this file's tests), then update WRITTEN_FOR"
     )
     # What http="auto" would pick is what the protocol extends.

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import uuid
 
-from websocket.envelope import OutboundEvent
-from websocket.history import NO_STREAM, MemoryHistory, Position
-from websocket.models import PrCreated, WorkflowProgress
-from websocket.presence import LocalCounts
-from websocket.replay import Replay
+from websocket.history.in_memory import MemoryHistory
+from websocket.history.positions import NO_STREAM, Position
+from websocket.presence.counts import LocalCounts
+from websocket.protocol.envelope import OutboundEvent
+from websocket.protocol.models import PrCreated, WorkflowProgress
+from websocket.protocol.replay import Replay
 
 WID, PID = uuid.uuid4(), uuid.uuid4()
 ROOM = f"project:{PID}"

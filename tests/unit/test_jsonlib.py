@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from websocket import jsonlib
+from websocket.protocol import jsonlib
 
 CUT_EMOJI = "cut \ud83d"  # what "cut 😀".slice(0, 5) is in JavaScript: a lone high surrogate
 

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from websocket.auth import Principal
-from websocket.limits import CommandLimiter, TokenBucket, Verdict
-from websocket.revocation import Revocation, RevocationList
+from websocket.access.revocation import Revocation, RevocationList
+from websocket.access.tokens import Principal
+from websocket.server.limits import CommandLimiter, TokenBucket, Verdict
 
 
 def test_bucket_allows_its_burst_then_refills_at_its_rate() -> None:

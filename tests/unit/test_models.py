@@ -8,8 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from events.broadcaster import EventBroadcaster
-from websocket.envelope import OutboundEvent
-from websocket.models import (
+from websocket.protocol.envelope import OutboundEvent
+from websocket.protocol.models import (
     CONNECTION_EVENTS,
     PAYLOAD_MODELS,
     PUBLISHABLE_EVENTS,

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from engineio import packet
 
-from websocket.packet_queue import PacketQueue, SizedPacket, packet_size
-from websocket.ws_writer import WebSocketWriter
+from websocket.internals.packet_queue import PacketQueue, SizedPacket, packet_size
+from websocket.internals.ws_writer import WebSocketWriter
 
 
 def message(text: str) -> Any:

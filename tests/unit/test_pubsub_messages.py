@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from websocket.pubsub_messages import CANARY, validate
+from websocket.broker.messages import CANARY, validate
 
 GOOD = [
     {"method": "emit", "host_id": "h", "event": "e", "data": [{}], "namespace": "/ws", "room": "r",

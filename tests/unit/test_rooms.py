@@ -4,9 +4,10 @@ import uuid
 
 import pytest
 
-from websocket.auth import Principal
-from websocket.errors import ErrorCode, WebSocketError
-from websocket.rooms import Room, RoomKind, auto_rooms, default_room_policy, parse_room, room_name
+from websocket.access.policy import auto_rooms, default_room_policy
+from websocket.access.tokens import Principal
+from websocket.protocol.errors import ErrorCode, WebSocketError
+from websocket.protocol.rooms import Room, RoomKind, parse_room, room_name
 
 PID = "550e8400-e29b-41d4-a716-446655440000"
 HEX = PID.replace("-", "")

@@ -1,4 +1,4 @@
-"""What websocket/tcp_reset.py and the slow-consumer bound rely on in uvicorn is still there.
+"""What websocket/internals/tcp_reset.py and the slow-consumer bound rely on in uvicorn is still there.
 
 `reset()` reads the asyncio transport from the protocol object behind
 uvicorn's ASGI `send` (`send.__self__.transport`); the bound on what a slow
@@ -27,7 +27,7 @@ def source(obj: object) -> str:
 def test_the_pinned_uvicorn_is_the_one_tcp_reset_was_written_for() -> None:
     version = metadata.version("uvicorn")
     assert version.startswith(WRITTEN_FOR), (
-        f"uvicorn {version}: websocket/tcp_reset.py was written against {WRITTEN_FOR}x; re-check "
+        f"uvicorn {version}: websocket/internals/tcp_reset.py was written against {WRITTEN_FOR}x; re-check "
         "`send.__self__.transport` and the backpressure in `send`, then update WRITTEN_FOR"
     )
 

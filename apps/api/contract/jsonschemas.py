@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 
-from websocket.acks import COMMANDS, ErrorAck
-from websocket.models import PAYLOAD_MODELS, EventEnvelope, EventType
+from websocket.protocol.acks import COMMANDS, ErrorAck
+from websocket.protocol.models import PAYLOAD_MODELS, EventEnvelope, EventType
 
 Schema = dict[str, Any]
 DIALECT = "https://json-schema.org/draft/2020-12/schema"

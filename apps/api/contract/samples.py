@@ -1,6 +1,6 @@
 """One valid example payload per event type.
 
-Used as the examples of the AsyncAPI document, by `python -m websocket.cli
+Used as the examples of the AsyncAPI document, by `python -m cli
 emit`, and to learn which rooms each event can reach (by asking the sample,
 which sets every optional routing field, for its `target_rooms()`).
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from websocket.models import CONNECTION_EVENTS, PAYLOAD_MODELS, EventType, Payload
+from websocket.protocol.models import CONNECTION_EVENTS, PAYLOAD_MODELS, EventType, Payload
 
 PROJECT = "550e8400-e29b-41d4-a716-446655440000"
 AGENT = "3f2b8c1e-6a4d-4e7b-9c2a-1d5e8f0a7b64"

@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 
 from contract.jsonschemas import Schema, components
-from websocket.acks import COMMANDS, ErrorAck
-from websocket.events import LEGACY_ESTABLISHED
-from websocket.models import PAYLOAD_MODELS, EventType
+from websocket.protocol.acks import COMMANDS, ErrorAck
+from websocket.protocol.models import LEGACY_ESTABLISHED, PAYLOAD_MODELS, EventType
 
 PREFIX = "#/$defs/"
 HEADER = """\
-// Generated from apps/api/websocket/models.py and acks.py by `python -m contract`
+// Generated from apps/api/websocket/protocol/models.py and acks.py by `python -m contract`
 // (run in apps/api). Do not edit: a test fails when this file differs from the models.
 """
 

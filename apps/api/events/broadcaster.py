@@ -4,7 +4,7 @@
     await get_broadcaster().broadcast_project_updated(project_id=..., ...)
 
 Every `broadcast_<type>` method takes the fields of that type's payload model
-(see `websocket.models`) as keyword arguments, validates them (a wrong argument
+(see `websocket.protocol.models`) as keyword arguments, validates them (a wrong argument
 raises `pydantic.ValidationError` at the call site), routes the event to the
 rooms the model declares, and returns True when it was handed to the delivery
 layer or False when that failed (logged, never raised). `publish(payload)` is
@@ -18,7 +18,7 @@ of reaching clients twice (see `events.dedupe`).
 
 `revoke_room(user_id, room)` and `disconnect_user(user_id, reason)` take
 access away from a user's live connections on every instance (see
-`websocket.revocation`); they return True when the order was handed on.
+`websocket.access.revocation`); they return True when the order was handed on.
 
 The broadcaster object is process-wide and never replaced: the server attaches
 its transport at start-up, so a reference taken at import time stays valid.
@@ -43,13 +43,13 @@ from events.dedupe import (
     release_quietly,
 )
 from logging_setup import get_logger
-from websocket.envelope import OutboundEvent
-from websocket.history_redis import RedisHistory
-from websocket.models import PAYLOAD_MODELS, EventType, Payload
-from websocket.redis_bus import RedisPublisher
-from websocket.revocation import Revocation
-from websocket.revocation_redis import RedisRevocations
-from websocket.transport import RedisTransport
+from websocket.access.revocation import Revocation
+from websocket.broker.connection import RedisPublisher
+from websocket.broker.revocations import RedisRevocations
+from websocket.broker.transport import RedisTransport
+from websocket.history.in_redis import RedisHistory
+from websocket.protocol.envelope import OutboundEvent
+from websocket.protocol.models import PAYLOAD_MODELS, EventType, Payload
 
 log = get_logger("events.broadcaster")
 
@@ -326,7 +326,7 @@ class EventBroadcaster:
         return success
 
     # One method per publishable event type; keyword arguments are the payload model's fields.
-    # None for server-owned types (websocket.models.SERVER_OWNED_EVENTS): agent.connected and
+    # None for server-owned types (websocket.protocol.models.SERVER_OWNED_EVENTS): agent.connected and
     # agent.disconnected follow agents' connections, and the server sends them itself.
     broadcast_project_updated = _broadcast_method(EventType.PROJECT_UPDATED)
     broadcast_project_deleted = _broadcast_method(EventType.PROJECT_DELETED)

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 from uuid import UUID
 
-from websocket.models import (
+from websocket.protocol.models import (
     IssueClosed,
     IssueCreated,
     IssueUpdated,

@@ -32,7 +32,7 @@ import contextlib
 from typing import Any
 
 from logging_setup import get_logger
-from websocket.errors import ErrorCode
+from websocket.protocol.errors import ErrorCode
 
 log = get_logger("audit")
 OTHER_ADDRESSES = "(other addresses)"
