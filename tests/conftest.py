@@ -10,9 +10,10 @@ import pytest
 
 from events.broadcaster import get_broadcaster
 from tests.support.clients import Client
+from tests.support.instances import two_instances
 from tests.support.node import NodeClient
-from tests.support.redis import RedisServer, redis_url_from_env
-from tests.support.servers import LiveServer
+from tests.support.redis import RedisServer, acl_redis_server, redis_url_from_env
+from tests.support.servers import LiveServer, ServerProcess
 from webhooks.projects import set_project_resolver
 from websocket.access.policy import set_room_policy
 
@@ -90,3 +91,17 @@ def redis_url() -> Iterator[str]:
 def unique_channel() -> str:
     """A Socket.IO channel (and key prefix) no other test uses."""
     return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def pair(redis_url: str, unique_channel: str) -> AsyncIterator[tuple[ServerProcess, ServerProcess]]:
+    """Two instances (separate `python main.py` processes) on one Redis channel (support/instances.py)."""
+    async with two_instances(redis_url, unique_channel) as servers:
+        yield servers
+
+
+@pytest.fixture
+async def acl_redis() -> AsyncIterator[RedisServer]:
+    """A private Redis whose `eventserver` user is deploy/redis/acl.conf's, password PASSWORD."""
+    async with acl_redis_server() as server:
+        yield server

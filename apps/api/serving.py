@@ -16,7 +16,7 @@ traceback. `GracefulServer` instead:
    their handlers end on their own rather than being cancelled;
 4. lets uvicorn finish.
 
-uvicorn 0.54 internals this relies on (tests/integration/test_shutdown.py fails
+uvicorn 0.54 internals this relies on (tests/websocket/shutdown/test_shutdown.py fails
 when they change): `Server.shutdown()` as the hook, `Server.servers`,
 `Server.server_state.connections`, `config.timeout_graceful_shutdown`, and on
 each connection (a protocol object) `shutdown()`, `transport` and the module it

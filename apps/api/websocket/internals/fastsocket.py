@@ -22,7 +22,7 @@ protocol and the same decisions with:
   leaves it open, and socket.io-client ignores CLOSE over WebSocket, so a
   server-initiated close went unnoticed for ping_interval + ping_timeout).
 
-It relies on these python-engineio 4.15 internals (tests/unit/test_fastsocket_internals.py
+It relies on these python-engineio 4.15 internals (tests/websocket/internals/test_fastsocket_internals.py
 fails when any of them changes, with the names to re-check):
 
 * `AsyncServer._handle_connect` creates `async_socket.AsyncSocket(self, sid)`,

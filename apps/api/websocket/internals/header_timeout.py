@@ -21,7 +21,7 @@ On expiry a connection with part of a request is answered 408 and closed (one
 audit line); an idle one that never sent a byte (a browser's preconnect) is
 closed silently. Idle keep-alive connections stay uvicorn's business.
 
-It relies on these uvicorn 0.54 internals (tests/unit/test_header_timeout_internals.py
+It relies on these uvicorn 0.54 internals (tests/websocket/internals/test_header_timeout_internals.py
 checks them against the installed release):
 
 * `uvicorn.protocols.http.httptools_impl.HttpToolsProtocol`, what `http="auto"`
