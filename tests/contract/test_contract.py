@@ -14,8 +14,9 @@ from contract import asyncapi, jsonschemas, typescript
 from contract.__main__ import ROOT, artifacts
 from contract.samples import SAMPLES, sample_envelope, sample_payload
 from tests.support.node import JS_DIR, ensure_node_modules
-from websocket.protocol.acks import COMMANDS
-from websocket.protocol.models import CONNECTION_EVENTS, EventType
+from websocket.protocol.catalog import CONNECTION_EVENTS
+from websocket.protocol.commands import COMMANDS
+from websocket.protocol.event_types import EventType
 from websocket.server.handlers import SocketHandlers
 
 

@@ -13,7 +13,8 @@ from events.broadcaster import get_broadcaster
 from tests.conftest import ClientFactory
 from tests.support.servers import LiveServer
 from tests.support.tokens import token
-from websocket.protocol.models import CONNECTION_EVENTS, EventType
+from websocket.protocol.catalog import CONNECTION_EVENTS
+from websocket.protocol.event_types import EventType
 
 SCHEMA = jsonschemas.document()
 

@@ -9,7 +9,7 @@ from events.dedupe import MemoryDedupeStore
 from tests.conftest import ClientFactory
 from tests.support.servers import LiveServer
 from tests.support.tokens import token
-from websocket.protocol.models import ProjectDeleted
+from websocket.protocol.payloads import ProjectDeleted
 
 
 async def test_a_repeated_key_reaches_clients_once(server: LiveServer, connect: ClientFactory) -> None:

@@ -10,7 +10,7 @@ from tests.support.github import PROJECT_ID, fixture
 from webhooks.github_events import MappingError, github_uuid, to_event
 from webhooks.projects import default_project_resolver
 from webhooks.signature import matches, new_mac, sign, verify, well_formed
-from websocket.protocol.models import PrClosed, PrCreated, PrUpdated
+from websocket.protocol.payloads import PrClosed, PrCreated, PrUpdated
 
 SECRET = b"It's a Secret to Everybody"
 

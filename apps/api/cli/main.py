@@ -25,7 +25,8 @@ from contract.samples import sample_payload
 from events.broadcaster import get_broadcaster
 from logging_setup import configure_logging
 from websocket.access.tokens import DEV_SCOPES, mint_token
-from websocket.protocol.models import PUBLISHABLE_EVENTS, EventType
+from websocket.protocol.catalog import PUBLISHABLE_EVENTS
+from websocket.protocol.event_types import EventType
 
 EMITTABLE = [t.value for t in PUBLISHABLE_EVENTS]
 MISSING_KEY_HELP = """\

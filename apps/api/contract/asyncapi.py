@@ -14,8 +14,10 @@ from typing import Any
 
 from contract.jsonschemas import components, event_name
 from contract.samples import sample_envelope, sample_payload
-from websocket.protocol.acks import COMMANDS, ErrorAck
-from websocket.protocol.models import CONNECTION_EVENTS, PAYLOAD_MODELS, EventType
+from websocket.protocol.acks import ErrorAck
+from websocket.protocol.catalog import CONNECTION_EVENTS, PAYLOAD_MODELS
+from websocket.protocol.commands import COMMANDS
+from websocket.protocol.event_types import EventType
 from websocket.protocol.rooms import RoomKind, parse_room
 
 Doc = dict[str, Any]

@@ -15,8 +15,11 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 
-from websocket.protocol.acks import COMMANDS, ErrorAck
-from websocket.protocol.models import PAYLOAD_MODELS, EventEnvelope, EventType
+from websocket.protocol.acks import ErrorAck
+from websocket.protocol.catalog import PAYLOAD_MODELS
+from websocket.protocol.commands import COMMANDS
+from websocket.protocol.envelope import EventEnvelope
+from websocket.protocol.event_types import EventType
 
 Schema = dict[str, Any]
 DIALECT = "https://json-schema.org/draft/2020-12/schema"

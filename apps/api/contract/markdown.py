@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from websocket.protocol.models import CONNECTION_EVENTS, PAYLOAD_MODELS, SERVER_OWNED_EVENTS, EventType
+from websocket.protocol.catalog import CONNECTION_EVENTS, PAYLOAD_MODELS, SERVER_OWNED_EVENTS
+from websocket.protocol.event_types import EventType
 
 BEGIN = "<!-- BEGIN GENERATED EVENT REFERENCE (python -m contract.markdown) -->"
 END = "<!-- END GENERATED EVENT REFERENCE -->"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from websocket.protocol.models import CONNECTION_EVENTS, PAYLOAD_MODELS, EventType, Payload
+from websocket.protocol.catalog import CONNECTION_EVENTS, PAYLOAD_MODELS
+from websocket.protocol.event_types import EventType, Payload
 
 PROJECT = "550e8400-e29b-41d4-a716-446655440000"
 AGENT = "3f2b8c1e-6a4d-4e7b-9c2a-1d5e8f0a7b64"

@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 
 from contract.jsonschemas import Schema, components
-from websocket.protocol.acks import COMMANDS, ErrorAck
-from websocket.protocol.models import LEGACY_ESTABLISHED, PAYLOAD_MODELS, EventType
+from websocket.protocol.acks import ErrorAck
+from websocket.protocol.catalog import PAYLOAD_MODELS
+from websocket.protocol.commands import COMMANDS
+from websocket.protocol.event_types import EventType
+from websocket.protocol.notices import LEGACY_ESTABLISHED
 
 PREFIX = "#/$defs/"
 HEADER = """\
-// Generated from apps/api/websocket/protocol/models.py and acks.py by `python -m contract`
+// Generated from the models of apps/api/websocket/protocol/ by `python -m contract`
 // (run in apps/api). Do not edit: a test fails when this file differs from the models.
 """
 

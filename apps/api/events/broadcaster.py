@@ -4,7 +4,7 @@
     await get_broadcaster().broadcast_project_updated(project_id=..., ...)
 
 Every `broadcast_<type>` method takes the fields of that type's payload model
-(see `websocket.protocol.models`) as keyword arguments, validates them (a wrong argument
+(see `websocket.protocol.payloads`) as keyword arguments, validates them (a wrong argument
 raises `pydantic.ValidationError` at the call site), routes the event to the
 rooms the model declares, and returns True when it was handed to the delivery
 layer or False when that failed (logged, never raised). `publish(payload)` is
@@ -48,8 +48,9 @@ from websocket.broker.connection import RedisPublisher
 from websocket.broker.revocations import RedisRevocations
 from websocket.broker.transport import RedisTransport
 from websocket.history.in_redis import RedisHistory
+from websocket.protocol.catalog import PAYLOAD_MODELS
 from websocket.protocol.envelope import OutboundEvent
-from websocket.protocol.models import PAYLOAD_MODELS, EventType, Payload
+from websocket.protocol.event_types import EventType, Payload
 
 log = get_logger("events.broadcaster")
 
@@ -326,7 +327,7 @@ class EventBroadcaster:
         return success
 
     # One method per publishable event type; keyword arguments are the payload model's fields.
-    # None for server-owned types (websocket.protocol.models.SERVER_OWNED_EVENTS): agent.connected and
+    # None for server-owned types (websocket.protocol.catalog.SERVER_OWNED_EVENTS): agent.connected and
     # agent.disconnected follow agents' connections, and the server sends them itself.
     broadcast_project_updated = _broadcast_method(EventType.PROJECT_UPDATED)
     broadcast_project_deleted = _broadcast_method(EventType.PROJECT_DELETED)

@@ -32,8 +32,9 @@ from routers.body import limited_route
 from routers.publish_limit import Refusal
 from websocket import audit
 from websocket.access.tokens import Principal
+from websocket.protocol.catalog import PAYLOAD_MODELS, PUBLISHABLE_EVENTS, SERVER_OWNED_EVENTS
 from websocket.protocol.errors import ErrorCode
-from websocket.protocol.models import PAYLOAD_MODELS, PUBLISHABLE_EVENTS, SERVER_OWNED_EVENTS, EventType
+from websocket.protocol.event_types import EventType
 
 log = get_logger("routers.publish")
 

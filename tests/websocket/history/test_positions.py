@@ -9,7 +9,7 @@ from websocket.history.in_memory import MemoryHistory
 from websocket.history.positions import NO_STREAM, Position
 from websocket.presence.counts import LocalCounts
 from websocket.protocol.envelope import OutboundEvent
-from websocket.protocol.models import PrCreated, WorkflowProgress
+from websocket.protocol.payloads import PrCreated, WorkflowProgress
 from websocket.protocol.replay import Replay
 
 WID, PID = uuid.uuid4(), uuid.uuid4()

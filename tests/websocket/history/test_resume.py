@@ -23,7 +23,7 @@ from tests.support.tokens import token
 from websocket.broker.connection import RedisPublisher
 from websocket.broker.transport import RedisTransport
 from websocket.history.in_redis import RedisHistory
-from websocket.protocol.models import WorkflowProgress
+from websocket.protocol.payloads import WorkflowProgress
 
 READ = ("workflows:read", "projects:read")
 

@@ -23,8 +23,8 @@ from tests.support.tokens import token
 from websocket.internals.engine import NO_BODY
 from websocket.internals.fastsocket import FastSocket
 from websocket.internals.packet_queue import PacketQueue
-from websocket.protocol.models import WorkflowProgress
 from websocket.protocol.paths import ENGINEIO_PATH, NAMESPACE
+from websocket.protocol.payloads import WorkflowProgress
 
 
 async def until_closed(ws: Any, timeout: float = 10) -> None:

@@ -8,19 +8,16 @@ import pytest
 from pydantic import ValidationError
 
 from events.broadcaster import EventBroadcaster
-from websocket.protocol.envelope import OutboundEvent
-from websocket.protocol.models import (
+from websocket.protocol.catalog import (
     CONNECTION_EVENTS,
     PAYLOAD_MODELS,
     PUBLISHABLE_EVENTS,
     SERVER_OWNED_EVENTS,
-    AiSuggestion,
-    EventEnvelope,
-    EventType,
-    ProjectUpdated,
-    RoomCommand,
-    WorkflowProgress,
 )
+from websocket.protocol.commands import RoomCommand
+from websocket.protocol.envelope import EventEnvelope, OutboundEvent
+from websocket.protocol.event_types import EventType
+from websocket.protocol.payloads import AiSuggestion, ProjectUpdated, WorkflowProgress
 
 PID = uuid.UUID("550e8400-e29b-41d4-a716-446655440000")
 WID = uuid.UUID("6fa459ea-ee8a-3ca4-894e-db77e160355e")

@@ -31,8 +31,8 @@ from tests.support.node import NodeClient
 from tests.support.servers import LiveServer, ServerProcess, running
 from tests.support.stalled import StalledPoller, StalledWebSocket, subscribe_packet
 from tests.support.tokens import token
-from websocket.protocol.models import WorkflowProgress
 from websocket.protocol.paths import NAMESPACE
+from websocket.protocol.payloads import WorkflowProgress
 
 PAD = "x" * 10_000  # ~10 KB per event: the 1 MiB ceiling and the kernel's buffers fill in a few hundred
 MAX_EVENTS = 3000  # ~30 MB: far past any buffer; without the ceiling the peer is never cut

@@ -12,7 +12,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from websocket.protocol.errors import ErrorCode
-from websocket.protocol.models import Command, EmptyCommand, RefreshCommand, RoomCommand, SubscribeCommand
 
 
 class Ack(BaseModel):
@@ -100,14 +99,3 @@ class ErrorAck(Ack):
     code: ErrorCode
     message: str = Field(description="For people; match on `code`")
     retryable: bool
-
-
-# Client command name -> (payload model, success acknowledgement model). Any
-# command can also answer with ErrorAck.
-COMMANDS: dict[str, tuple[type[Command], type[Ack]]] = {
-    "subscribe": (SubscribeCommand, SubscribeAck),
-    "unsubscribe": (RoomCommand, RoomAck),
-    "presence": (RoomCommand, PresenceAck),
-    "debug:rooms": (EmptyCommand, RoomsAck),
-    "auth.refresh": (RefreshCommand, RefreshAck),
-}

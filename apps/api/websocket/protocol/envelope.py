@@ -14,11 +14,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from uuid import UUID
 
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import PydanticSerializationError
 
 from websocket.protocol import jsonlib
-from websocket.protocol.models import EventType, Payload
+from websocket.protocol.event_types import EventType, JsonObject, Payload
 from websocket.protocol.replay import Replay
 
 
@@ -78,3 +80,24 @@ class OutboundEvent:
     def envelope(self, room: str | None, offset: int | None = None, epoch: str | None = None) -> bytes:
         """The whole envelope for one room (or for one connection when room is None)."""
         return position_prefix(offset, epoch) + self.rest(room)
+
+
+class EventEnvelope(BaseModel):
+    """What every event looks like on the wire; clients read `event.data.<field>`."""
+
+    model_config = ConfigDict(extra="forbid")
+    offset: int | None = Field(
+        description="Position in the room's stream, strictly increasing per room; null for events that "
+        "are not kept (replay none) and for events sent to one connection"
+    )
+    epoch: str | None = Field(
+        description="Identity of the room's stream; a new epoch means history was reset"
+    )
+    id: UUID
+    type: EventType
+    room: str | None = Field(
+        description="The room it was delivered through; null when sent to one connection"
+    )
+    timestamp: datetime
+    data: JsonObject
+    replayed: bool = Field(default=False, description="Present, and true, on events re-sent by a resume")

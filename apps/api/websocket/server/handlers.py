@@ -26,18 +26,10 @@ from websocket.access.revocation import CONTROL_METHOD, RevocationList
 from websocket.access.tokens import Principal, TokenValidator
 from websocket.audit import client_address
 from websocket.protocol import jsonlib
+from websocket.protocol.commands import Command, EmptyCommand, RefreshCommand, RoomCommand, SubscribeCommand
 from websocket.protocol.envelope import OutboundEvent
 from websocket.protocol.errors import ErrorCode, WebSocketError
-from websocket.protocol.models import (
-    LEGACY_ESTABLISHED,
-    Command,
-    ConnectionErrorData,
-    ConnectionEstablished,
-    EmptyCommand,
-    RefreshCommand,
-    RoomCommand,
-    SubscribeCommand,
-)
+from websocket.protocol.notices import LEGACY_ESTABLISHED, ConnectionErrorData, ConnectionEstablished
 from websocket.protocol.paths import NAMESPACE
 from websocket.protocol.rooms import parse_room
 from websocket.server.admission import note_refusal

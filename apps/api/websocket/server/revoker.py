@@ -18,7 +18,7 @@ from websocket import audit
 from websocket.access.revocation import Revocation, RevocationList
 from websocket.protocol.envelope import OutboundEvent
 from websocket.protocol.errors import ErrorCode
-from websocket.protocol.models import SubscriptionRevoked
+from websocket.protocol.notices import SubscriptionRevoked
 from websocket.server.connections import Connection, ConnectionOps, ConnectionRegistry
 
 log = get_logger("websocket.server.revoker")

@@ -48,7 +48,7 @@ from websocket.internals.tcp_reset import reset
 from websocket.protocol import jsonlib
 from websocket.protocol.envelope import OutboundEvent
 from websocket.protocol.errors import ErrorCode
-from websocket.protocol.models import ConnectionErrorData
+from websocket.protocol.notices import ConnectionErrorData
 from websocket.protocol.paths import NAMESPACE
 from websocket.server.connections import ConnectionRegistry
 from websocket.server.sio import EventServer

@@ -30,9 +30,11 @@ from websocket.broker.connection import PublishError
 from websocket.history.positions import History, Position, Recovery
 from websocket.presence.counts import Presence
 from websocket.protocol import jsonlib
+from websocket.protocol.commands import SubscribeCommand
 from websocket.protocol.errors import ErrorCode
-from websocket.protocol.models import AgentConnected, AgentDisconnected, Payload, SubscribeCommand
+from websocket.protocol.event_types import Payload
 from websocket.protocol.paths import NAMESPACE
+from websocket.protocol.payloads import AgentConnected, AgentDisconnected
 from websocket.protocol.rooms import RoomKind, parse_room, room_name
 from websocket.server.connections import Connection
 from websocket.server.replay_budget import ReplayBudget

@@ -20,9 +20,10 @@ from websocket import audit
 from websocket.access.policy import get_room_policy
 from websocket.access.revocation import RevocationList
 from websocket.access.tokens import TokenValidator
+from websocket.protocol.commands import RefreshCommand
 from websocket.protocol.envelope import OutboundEvent, utc_timestamp
 from websocket.protocol.errors import ErrorCode, WebSocketError
-from websocket.protocol.models import RefreshCommand, SubscriptionRevoked
+from websocket.protocol.notices import SubscriptionRevoked
 from websocket.protocol.rooms import parse_room
 from websocket.server.connections import Connection, ConnectionOps, ConnectionRegistry
 from websocket.server.expiry import ExpiryTimers

@@ -33,7 +33,7 @@ from typing import Any
 from logging_setup import get_logger
 from websocket.protocol import jsonlib
 from websocket.protocol.envelope import OutboundEvent
-from websocket.protocol.models import ServerShutdown
+from websocket.protocol.notices import ServerShutdown
 from websocket.shutdown.goodbye import say_goodbye
 from websocket.shutdown.requests import InFlight, RequestTracker
 
