@@ -41,14 +41,21 @@ from websocket.internals.fastlane import EngineIOFastLane
 from websocket.internals.tcp_reset import RawSendTap
 from websocket.protocol.paths import ENGINEIO_PREFIXES, NAMESPACE
 from websocket.server.backends import build_backends
+from websocket.server.commands import CommandHandlers
 from websocket.server.connections import ConnectionRegistry, subscription_count
+from websocket.server.control import ConnectionControl
 from websocket.server.cors import RestCORSMiddleware
-from websocket.server.handlers import SocketHandlers
+from websocket.server.dispatch import Dispatcher
+from websocket.server.gate import ConnectionGate
 from websocket.server.http_guard import EngineIOGuard
+from websocket.server.lifecycle import ConnectionLifecycle
 from websocket.server.limits import Limits
+from websocket.server.rate_limit import CommandRateLimit
+from websocket.server.revoker import Revoker
 from websocket.server.sio import create_sio, engineio_apps
 from websocket.server.slow_consumers import SlowConsumers
 from websocket.server.subscriptions import Subscriptions
+from websocket.server.token_lifetime import TokenLifecycle
 from websocket.shutdown.drain import Drain, InFlight, RedisBarrier, RequestTracker, TrackedTransport
 
 log = get_logger("main")
@@ -112,18 +119,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         publish=get_broadcaster().publish,
     )  # fmt: skip
     metrics = Metrics()
+    limits = Limits.from_settings(settings)
     revoked = RevocationList(retention=settings.jwt_max_lifetime)
-    handlers = SocketHandlers(
-        sio, validator, registry, rooms, Limits.from_settings(settings), metrics, revoked=revoked
-    )
-    handlers.register()
+    # What revocation, token expiry, the flood cut-off and the drain may do to a connection.
+    control = ConnectionControl(sio, registry, rooms)
+    revoker = Revoker(registry, revoked, control)
+    revoker.listen(manager)
+    tokens = TokenLifecycle(validator, registry, revoked, control)
+    gate = ConnectionGate(validator, registry, revoked, limits)
+    ConnectionLifecycle(sio, gate, registry, limits, tokens, rooms, control, metrics).register()
+    commands = CommandHandlers(rooms, control, tokens, revoked, limits, metrics)
+    Dispatcher(registry, CommandRateLimit(limits.command_rate, control), commands.table()).register(sio)
     slow_consumers = SlowConsumers(sio, registry)
     slow_consumers.install()
     admin_ui = enable_admin_ui(sio, settings)
     broadcaster = get_broadcaster()
     requests = InFlight()
     drain = Drain(
-        sio=sio, handlers=handlers, transport=transport, requests=requests, timeout=settings.shutdown_timeout,
+        sio=sio, gate=gate, registry=registry, control=control, transport=transport, requests=requests,
+        timeout=settings.shutdown_timeout,
         barrier=RedisBarrier(backends.redis) if backends.redis else None,
     )  # fmt: skip
     dedupe = create_dedupe_store(settings.redis_url, settings.redis_key_prefix)
@@ -137,7 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         broadcaster.attach(transport, observer=metrics)
         broadcaster.use_dedupe(dedupe, settings.dedupe_window)
-        await backends.start(on_agent_gone=rooms.agent_gone, revoker=handlers.revoker)
+        await backends.start(on_agent_gone=rooms.agent_gone, revoker=revoker)
         audit.start_summaries(settings.audit_summary_interval, settings.max_tracked_addresses)
         github_webhooks.log_configuration(settings)
         log.info(
@@ -180,7 +194,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.redis_state = backends.state
     app.state.backends = backends
     app.state.manager = manager
-    app.state.handlers = handlers
+    app.state.tokens = tokens
     app.state.slow_consumers = slow_consumers
     app.state.drain = drain.run
     app.state.dev_tokens = dev_tokens

@@ -34,7 +34,7 @@ async def test_cut_connection_releases_rooms_registry_and_user_limit() -> None:
             assert proxy.freeze() == 1  # the network goes silent; nobody closes anything
             await eventually(lambda: server.registry.count_of_user("roamer") == 0, timeout=10)
             assert project not in rooms and "user:roamer" not in rooms
-            assert len(server.app.state.handlers.tokens.timers) == 0
+            assert len(server.app.state.tokens.timers) == 0
             await eventually(lambda: not server.sio.eio.sockets, timeout=10)
 
             again = await Client().connect(server.url, token("roamer"))  # the limit was released

@@ -83,7 +83,7 @@ async def test_refresh_with_narrower_scopes_leaves_rooms(connect: ClientFactory)
 
 
 async def test_expiry_timers_are_released_on_disconnect(connect: ClientFactory, server: LiveServer) -> None:
-    timers = server.app.state.handlers.tokens.timers
+    timers = server.app.state.tokens.timers
     before = len(timers)
     clients = [await connect(token(f"u-timer-{i}")) for i in range(5)]
     assert len(timers) == before + 5

@@ -1,8 +1,9 @@
 """What each client command answers: the acknowledgement models.
 
-The handlers in `websocket.server` build these answers as plain dicts; the
-models here describe them for the generated schema, AsyncAPI document and
-TypeScript types, and a test validates real acknowledgements against them.
+The command implementations (websocket/server/commands.py) build these
+answers as plain dicts; the models here describe them for the generated
+schema, AsyncAPI document and TypeScript types, and a test validates real
+acknowledgements against them.
 """
 
 from __future__ import annotations

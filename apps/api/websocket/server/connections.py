@@ -70,7 +70,10 @@ class ConnectionRegistry:
 
 
 class ConnectionOps(Protocol):
-    """What revocation and token handling may do to a connection of this instance."""
+    """What revocation, token expiry, the flood cut-off and the drain may do to a connection here.
+
+    Implemented once, by `ConnectionControl` (control.py), built in main.py.
+    """
 
     def subscriptions(self, sid: str) -> list[str]: ...
 

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from logging_setup import get_logger
 from websocket import audit
-from websocket.access.revocation import Revocation, RevocationList
+from websocket.access.revocation import CONTROL_METHOD, Revocation, RevocationList
 from websocket.protocol.envelope import OutboundEvent
 from websocket.protocol.errors import ErrorCode
 from websocket.protocol.notices import SubscriptionRevoked
@@ -31,6 +31,12 @@ class Revoker:
         self.registry = registry
         self.remembered = remembered
         self.ops = ops
+
+    def listen(self, manager: Any) -> None:
+        """Hear revocations from every instance, through the manager's control channel if it has one."""
+        on_control = getattr(manager, "on_control", None)
+        if on_control is not None:
+            on_control(CONTROL_METHOD, self.on_message)
 
     async def on_message(self, message: dict[str, Any]) -> None:
         """Control-channel entry point: check the message, then apply it."""

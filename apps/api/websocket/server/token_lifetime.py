@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 from logging_setup import get_logger
 from websocket import audit
 from websocket.access.policy import get_room_policy
 from websocket.access.revocation import RevocationList
 from websocket.access.tokens import TokenValidator
-from websocket.protocol.commands import RefreshCommand
 from websocket.protocol.envelope import OutboundEvent, utc_timestamp
 from websocket.protocol.errors import ErrorCode, WebSocketError
 from websocket.protocol.notices import SubscriptionRevoked
@@ -65,9 +63,9 @@ class TokenLifecycle:
         )  # fmt: skip
         await self.ops.close_with(sid, ErrorCode.AUTH_EXPIRED, "Token has expired; refresh it and reconnect")
 
-    async def refresh(self, conn: Connection, cmd: RefreshCommand) -> dict[str, Any]:
-        """The `auth.refresh` command."""
-        user = self.validator.validate(cmd.token)
+    async def refresh(self, conn: Connection, token: str) -> str:
+        """Replace the connection's token (`auth.refresh`); returns the new expiry, ISO-8601 UTC."""
+        user = self.validator.validate(token)
         if user.id != conn.user.id:
             raise WebSocketError("The new token belongs to another user", ErrorCode.AUTH_INVALID)
         if self.revoked.bars(user):
@@ -77,7 +75,7 @@ class TokenLifecycle:
         left = await self._recheck_rooms(conn)
         expires_at = utc_timestamp(datetime.fromtimestamp(user.expires_at, UTC))
         log.info("token_refreshed", expires_at=expires_at, rooms_left=left)
-        return {"status": "success", "expires_at": expires_at}
+        return expires_at
 
     async def _recheck_rooms(self, conn: Connection) -> list[str]:
         """Leave the rooms the new token no longer grants, telling the client."""

@@ -34,6 +34,8 @@ from logging_setup import get_logger
 from websocket.protocol import jsonlib
 from websocket.protocol.envelope import OutboundEvent
 from websocket.protocol.notices import ServerShutdown
+from websocket.server.connections import ConnectionOps, ConnectionRegistry
+from websocket.server.gate import ConnectionGate
 from websocket.shutdown.goodbye import say_goodbye
 from websocket.shutdown.requests import InFlight, RequestTracker
 
@@ -100,14 +102,18 @@ class Drain:
         self,
         *,
         sio: Any,
-        handlers: Any,
+        gate: ConnectionGate,
+        registry: ConnectionRegistry,
+        control: ConnectionOps,
         transport: TrackedTransport,
         requests: InFlight,
         timeout: float,
         barrier: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.sio = sio
-        self.handlers = handlers
+        self.gate = gate
+        self.registry = registry
+        self.control = control
         self.transport = transport
         self.requests = requests
         self.timeout = timeout
@@ -134,11 +140,11 @@ class Drain:
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + self.timeout
-        self.handlers.accepting = False
+        self.gate.close()
         self.requests.closed = True
         log.info(
             "shutdown_started",
-            connections=len(self.handlers.registry),
+            connections=len(self.registry),
             requests_in_flight=self.requests.count,
             broadcasts_in_flight=self.transport.in_flight.count,
             timeout_s=self.timeout,
@@ -164,13 +170,13 @@ class Drain:
 
     async def _tell_all(self) -> int:
         told = 0
-        for conn in self.handlers.registry:
+        for conn in self.registry:
             payload = ServerShutdown(
                 reason="This instance is shutting down",
                 reconnect_delay_ms=random.randint(*RECONNECT_DELAY_MS),
             )
             with contextlib.suppress(Exception):
-                await self.handlers.send_to(conn.sid, OutboundEvent.create(payload))
+                await self.control.send_to(conn.sid, OutboundEvent.create(payload))
                 told += 1
         return told
 
