@@ -111,6 +111,11 @@ class _Python:
         return types[kind]
 
 
+def input_type(schema: Schema) -> str:
+    """The Python types a caller may pass where `schema` (validation mode) describes the input."""
+    return walk.render(schema, _Python())
+
+
 def _parts(union: str) -> list[str]:
     """`A | list[B | C] | None` -> [A, list[B | C], None]: the top-level members of a union."""
     parts, depth, start = [], 0, 0
@@ -148,7 +153,7 @@ def _parameters(model: type[Payload]) -> list[tuple[str, str, str | None]]:
         if info is None:
             raise UnsupportedField(f"{model.__name__}.{prop.name}: an alias (parameters are field names)")
         try:
-            annotation = walk.render(prop.schema, _Python())
+            annotation = input_type(prop.schema)
         except UnsupportedField as exc:
             raise UnsupportedField(f"{model.__name__}.{prop.name}: {exc}") from None
         parameters.append((prop.name, annotation, _default(info, annotation)))
