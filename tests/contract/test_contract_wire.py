@@ -8,7 +8,7 @@ import httpx
 from jsonschema import Draft202012Validator
 
 from contract import asyncapi, jsonschemas
-from contract.samples import AGENT, PROJECT, WORKFLOW, sample_payload
+from contract.samples import sample_payload
 from events.broadcaster import get_broadcaster
 from tests.conftest import ClientFactory
 from tests.support.servers import LiveServer
@@ -17,6 +17,17 @@ from websocket.protocol.catalog import CONNECTION_EVENTS
 from websocket.protocol.event_types import EventType
 
 SCHEMA = jsonschemas.document()
+PROJECT_ROOM = sample_payload(EventType.PROJECT_UPDATED).target_rooms()[0]
+# Every room a sample reaches but the user's own (joined on connect, by the token's sub).
+SAMPLE_ROOMS = sorted(
+    {
+        room
+        for event_type in EventType
+        if event_type not in CONNECTION_EVENTS
+        for room in sample_payload(event_type).target_rooms()
+        if not room.startswith("user:")
+    }
+)
 
 
 def validator_for(definition: str | None = None) -> Draft202012Validator:
@@ -37,14 +48,12 @@ async def test_documents_are_served(server: LiveServer) -> None:
 
 async def test_real_acknowledgements_match_their_schemas(connect: ClientFactory) -> None:
     client = await connect(token("schema-acks"))
-    validator_for("SubscribeAck").validate(await client.call("subscribe", {"room": f"project:{PROJECT}"}))
-    resumed = await client.call(
-        "subscribe", {"room": f"project:{PROJECT}", "since": {"offset": 0, "epoch": ""}}
-    )
+    validator_for("SubscribeAck").validate(await client.call("subscribe", {"room": PROJECT_ROOM}))
+    resumed = await client.call("subscribe", {"room": PROJECT_ROOM, "since": {"offset": 0, "epoch": ""}})
     validator_for("SubscribeAck").validate(resumed)
-    validator_for("PresenceAck").validate(await client.call("presence", {"room": f"project:{PROJECT}"}))
+    validator_for("PresenceAck").validate(await client.call("presence", {"room": PROJECT_ROOM}))
     validator_for("PresenceAck").validate(await client.call("presence", {"room": "global"}))  # totals only
-    validator_for("RoomAck").validate(await client.call("unsubscribe", {"room": f"project:{PROJECT}"}))
+    validator_for("RoomAck").validate(await client.call("unsubscribe", {"room": PROJECT_ROOM}))
     validator_for("RoomsAck").validate(await client.call("debug:rooms", {}))
     for bad in ({"room": "nowhere"}, {"room": "user:someone-else"}, {"room": "global", "extra": 1}):
         validator_for("ErrorAck").validate(await client.call("subscribe", bad))
@@ -53,7 +62,7 @@ async def test_real_acknowledgements_match_their_schemas(connect: ClientFactory)
 
 async def test_every_event_as_received_matches_the_schema(connect: ClientFactory) -> None:
     client = await connect(token("user-42"))
-    for room in (f"project:{PROJECT}", f"agent:{AGENT}", f"workflow:{WORKFLOW}"):
+    for room in SAMPLE_ROOMS:
         await client.subscribe(room)
     established = await client.wait_for("connection.established")
     validator = validator_for()

@@ -37,6 +37,11 @@ def event_name(event_type: EventType) -> str:
     return PAYLOAD_MODELS[event_type].__name__ + "Event"
 
 
+def input_schema(model: type[BaseModel]) -> Schema:
+    """What `model` accepts (validation mode): the fields a producer must give, the types it may pass."""
+    return model.model_json_schema(mode="validation", schema_generator=_Generator)
+
+
 def _models() -> list[tuple[type[BaseModel], JsonSchemaMode]]:
     pairs: list[tuple[type[BaseModel], JsonSchemaMode]] = [
         (m, "serialization") for m in PAYLOAD_MODELS.values()

@@ -3,42 +3,59 @@
 `python -m contract.markdown` prints it, `python -m contract.markdown
 ../../WEBSOCKET_API.md` rewrites it in place (`make docs`); a test fails when the section of
 WEBSOCKET_API.md between the markers differs, so the docs cannot drift from
-the wire.
+the wire. The schemas are walked as the TypeScript's are (`contract.walk`).
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from contract import walk
+from contract.jsonschemas import components, input_schema
+from contract.walk import Schema
 from websocket.protocol.catalog import CONNECTION_EVENTS, PAYLOAD_MODELS, SERVER_OWNED_EVENTS
 from websocket.protocol.event_types import EventType
 
 BEGIN = "<!-- BEGIN GENERATED EVENT REFERENCE (python -m contract.markdown) -->"
 END = "<!-- END GENERATED EVENT REFERENCE -->"
+REF = "#/$defs/"
 
 
-def _type_of(schema: dict[str, Any]) -> str:
-    if "anyOf" in schema:
-        return " \\| ".join(_type_of(option) for option in schema["anyOf"])
-    if "enum" in schema:
-        return " \\| ".join(f'"{value}"' for value in schema["enum"])
-    kind = schema.get("type", "any")
-    if kind == "array":
-        return f"{_type_of(schema.get('items', {}))}[]"
-    if kind == "string" and "format" in schema:
-        fmt = str(schema["format"])
-        return {"uuid": "uuid", "date-time": "datetime"}.get(fmt, fmt)
-    bounds = [f"≥ {schema['minimum']}"] if "minimum" in schema else []
-    bounds += [f"≤ {schema['maximum']}"] if "maximum" in schema else []
-    return f"{kind} ({', '.join(bounds)})" if bounds else str(kind)
+class _Markdown:
+    def ref(self, name: str) -> str:
+        return name
+
+    def literals(self, values: list[Any]) -> str:
+        return " \\| ".join(json.dumps(value) for value in values)
+
+    def union(self, options: list[str]) -> str:
+        return " \\| ".join(options)
+
+    def array(self, item: str) -> str:
+        return f"{item}[]"
+
+    def mapping(self, schema: Schema) -> str:
+        return "object"
+
+    def scalar(self, kind: str, schema: Schema) -> str:
+        if kind == "string" and "format" in schema:
+            fmt = str(schema["format"])
+            return {"uuid": "uuid", "date-time": "datetime"}.get(fmt, fmt)
+        bounds = [f"≥ {schema['minimum']}"] if "minimum" in schema else []
+        bounds += [f"≤ {schema['maximum']}"] if "maximum" in schema else []
+        kind = kind or "any"
+        return f"{kind} ({', '.join(bounds)})" if bounds else kind
 
 
 def event_section(event_type: EventType) -> str:
     model = PAYLOAD_MODELS[event_type]
-    schema = model.model_json_schema()
-    required = set(schema.get("required", []))
+    # The types are the wire's (the definitions the TypeScript is generated from);
+    # "required" is what a producer must give (what the model accepts).
+    schema = components(REF)[model.__name__]
+    required = input_schema(model).get("required", [])
     lines = [
         f"### `{event_type.value}`",
         "",
@@ -51,11 +68,12 @@ def event_section(event_type: EventType) -> str:
         "| field | type | required | notes |",
         "|---|---|---|---|",
     ]
-    for name, prop in schema["properties"].items():
-        notes = prop.get("description", "")
-        if name not in required and prop.get("default") not in (None, {}, []):
-            notes = f"default `{prop['default']}`" + (f"; {notes}" if notes else "")
-        lines.append(f"| `{name}` | {_type_of(prop)} | {'yes' if name in required else 'no'} | {notes} |")
+    for prop in walk.properties(schema, required):
+        notes = prop.description or ""
+        if not prop.required and prop.schema.get("default") not in (None, {}, []):
+            notes = f"default `{prop.schema['default']}`" + (f"; {notes}" if notes else "")
+        kind = walk.render(prop.schema, _Markdown())
+        lines.append(f"| `{prop.name}` | {kind} | {'yes' if prop.required else 'no'} | {notes} |")
     return "\n".join(lines)
 
 

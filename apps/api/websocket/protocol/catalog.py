@@ -1,7 +1,8 @@
 """Every event type and its payload model, and who may send it.
 
-The one registration point: a new event type is its payload model (in
-payloads.py) plus one line in `PAYLOAD_MODELS`; the broadcaster's methods,
+The one registration point: a new event type is its `EventType` member, its
+payload model (in payloads.py, with an `example`) and one line in
+`PAYLOAD_MODELS`; the broadcaster's typed methods (events/broadcast_methods.py),
 the schemas, the TypeScript types, the AsyncAPI document and the docs are
 generated from here (`make docs`).
 """

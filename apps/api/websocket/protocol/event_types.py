@@ -1,10 +1,14 @@
 """What an event is: its type names, and the base every payload model shares.
 
 Each payload model (payloads.py, notices.py) declares, next to its fields,
-which event type it is, which rooms it is delivered to (`target_rooms()`)
-and what a resuming client gets back (`replay`); the broadcaster, the docs
-and the generated clients read these declarations rather than a second table.
-catalog.py registers them.
+which event type it is, which rooms it is delivered to (`target_rooms()`),
+what a resuming client gets back (`replay`) and an `example`; the
+broadcaster's generated methods, the docs and the generated clients read these
+declarations rather than a second table. catalog.py registers them.
+
+`EventType` stays a hand-written list: the models name their type by its
+member, and mypy checks every `EventType.X` in the code, which an enum built
+at run time from the models would hide from it.
 """
 
 from __future__ import annotations
@@ -47,7 +51,9 @@ def _to_text(value: Any) -> Any:
 
 
 # A user, agent or service id as the platform passes it: str, UUID or int, sent as text.
-ActorId = Annotated[str, BeforeValidator(_to_text)]
+# `json_schema_input_type` says so to the schema of what the model accepts, which
+# is what the broadcaster's generated signatures are written from.
+ActorId = Annotated[str, BeforeValidator(_to_text, json_schema_input_type=str | UUID | int)]
 
 
 JsonObject = dict[str, Any]
@@ -62,6 +68,10 @@ class Payload(BaseModel):
     event_type: ClassVar[EventType]
     routing: ClassVar[str] = "the connection it concerns only"
     replay: ClassVar[Replay] = Replay.ALL
+    # A valid payload, with every optional routing field set: the sample of the
+    # AsyncAPI document, `python -m cli emit`'s default, and how the docs learn
+    # which rooms the type can reach. Every registered model declares its own.
+    example: ClassVar[JsonObject]
 
     def target_rooms(self) -> list[str]:
         raise NotImplementedError

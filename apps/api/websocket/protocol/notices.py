@@ -7,10 +7,11 @@ broadcast to rooms and never kept in history; only the server sends them.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from pydantic import Field
 
-from websocket.protocol.event_types import EventType, Payload
+from websocket.protocol.event_types import EventType, JsonObject, Payload
 
 
 class ConnectionEstablished(Payload):
@@ -23,6 +24,9 @@ class ConnectionEstablished(Payload):
     server_time: datetime
     ping_interval: float
     ping_timeout: float
+    example: ClassVar[JsonObject] = {"connection_id": "k3Jd9sQ2aB7xYt1LAAAB", "user_id": "user-42",
+        "rooms": ["global", "user:user-42"], "server_time": "2026-01-15T09:30:00.000Z", "ping_interval": 25.0,
+        "ping_timeout": 60.0}  # fmt: skip
 
 
 # Event name of the established notice the original quick-start listens for
@@ -36,6 +40,7 @@ class ConnectionErrorData(Payload):
     event_type = EventType.CONNECTION_ERROR
     code: str = Field(description="`AUTH_EXPIRED`, `RATE_LIMITED`, `ACCESS_REVOKED` or `SLOW_CONSUMER`")
     message: str
+    example: ClassVar[JsonObject] = {"code": "AUTH_EXPIRED", "message": "Token has expired"}  # fmt: skip
 
 
 class SubscriptionRevoked(Payload):
@@ -45,6 +50,8 @@ class SubscriptionRevoked(Payload):
     event_type = EventType.SUBSCRIPTION_REVOKED
     room: str
     reason: str
+    example: ClassVar[JsonObject] = {"room": "project:550e8400-e29b-41d4-a716-446655440000",
+        "reason": "Removed from the project"}  # fmt: skip
 
 
 class ServerShutdown(Payload):
@@ -56,3 +63,4 @@ class ServerShutdown(Payload):
     reconnect_delay_ms: int = Field(
         ge=0, description="Suggested wait before reconnecting; differs per connection to spread the load"
     )
+    example: ClassVar[JsonObject] = {"reason": "redeploy", "reconnect_delay_ms": 2500}  # fmt: skip

@@ -7,7 +7,7 @@ replayed on resume (see event_types.py).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 from uuid import UUID
 
 from pydantic import Field
@@ -15,6 +15,14 @@ from pydantic import Field
 from websocket.protocol.event_types import ActorId, EventType, JsonObject, Payload
 from websocket.protocol.replay import Replay
 from websocket.protocol.rooms import RoomKind, room_name
+
+# Ids the examples share, so that one sample project's events meet in one room.
+_PROJECT = "550e8400-e29b-41d4-a716-446655440000"
+_AGENT = "3f2b8c1e-6a4d-4e7b-9c2a-1d5e8f0a7b64"
+_WORKFLOW = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+_PR = "0d7f4a3e-2b1c-4f6e-8a9d-5c3b2e1f0a98"
+_ISSUE = "9b2e7d41-3c6a-4f85-b0d2-8e1a7c4f6b35"
+_GITHUB = {"github_url": "https://github.com/acme/app/pull/42", "number": 42, "github_id": 1874512}
 
 
 def _project_room(project_id: UUID) -> str:
@@ -38,6 +46,9 @@ class ProjectUpdated(ProjectPayload):
     status: str
     updated_by: ActorId
     changes: JsonObject = Field(default_factory=dict, description="Changed fields and their new values")
+    example: ClassVar[JsonObject] = {"project_id": _PROJECT, "project_name": "Acme App",
+        "repository_url": "https://github.com/acme/app", "status": "active", "updated_by": "user-42",
+        "changes": {"status": "active"}}  # fmt: skip
 
 
 class ProjectDeleted(ProjectPayload):
@@ -46,6 +57,8 @@ class ProjectDeleted(ProjectPayload):
     event_type = EventType.PROJECT_DELETED
     project_name: str | None = None
     deleted_by: ActorId
+    example: ClassVar[JsonObject] = {"project_id": _PROJECT, "project_name": "Acme App",
+        "deleted_by": "user-42"}  # fmt: skip
 
 
 AgentStatus = Literal["online", "idle", "busy", "offline", "error"]
@@ -70,6 +83,8 @@ class AgentStatusChanged(AgentPayload):
     agent_name: str | None = None
     project_id: UUID | None = None
     message: str | None = None
+    example: ClassVar[JsonObject] = {"agent_id": _AGENT, "status": "busy", "previous_status": "idle",
+        "agent_name": "reviewer", "project_id": _PROJECT, "message": "Reviewing PR #42"}  # fmt: skip
 
     def target_rooms(self) -> list[str]:
         extra = [_project_room(self.project_id)] if self.project_id else []
@@ -82,6 +97,7 @@ class AgentConnected(AgentPayload):
     replay = Replay.latest("agent_id")
     event_type = EventType.AGENT_CONNECTED
     agent_name: str | None = None
+    example: ClassVar[JsonObject] = {"agent_id": _AGENT, "agent_name": "reviewer"}  # fmt: skip
 
 
 class AgentDisconnected(AgentPayload):
@@ -90,6 +106,7 @@ class AgentDisconnected(AgentPayload):
     replay = Replay.latest("agent_id")
     event_type = EventType.AGENT_DISCONNECTED
     reason: str | None = None
+    example: ClassVar[JsonObject] = {"agent_id": _AGENT, "reason": "shutdown"}  # fmt: skip
 
 
 class WorkflowPayload(Payload):
@@ -110,6 +127,9 @@ class WorkflowStarted(WorkflowPayload):
     started_by: ActorId | None = None
     total_steps: int | None = Field(default=None, ge=1)
     parameters: JsonObject = Field(default_factory=dict)
+    example: ClassVar[JsonObject] = {"workflow_id": _WORKFLOW, "project_id": _PROJECT,
+        "workflow_type": "code_review", "started_by": "user-42", "total_steps": 4,
+        "parameters": {"branch": "main"}}  # fmt: skip
 
 
 class WorkflowProgress(WorkflowPayload):
@@ -123,6 +143,9 @@ class WorkflowProgress(WorkflowPayload):
     total_steps: int | None = Field(default=None, ge=1)
     step_number: int | None = Field(default=None, ge=0)
     message: str | None = None
+    example: ClassVar[JsonObject] = {"workflow_id": _WORKFLOW, "project_id": _PROJECT, "progress": 50,
+        "current_step": "Running tests", "total_steps": 4, "step_number": 2,
+        "message": "2 of 4 steps done"}  # fmt: skip
 
 
 class WorkflowCompleted(WorkflowPayload):
@@ -131,6 +154,8 @@ class WorkflowCompleted(WorkflowPayload):
     event_type = EventType.WORKFLOW_COMPLETED
     result: JsonObject = Field(default_factory=dict)
     duration_seconds: float | None = Field(default=None, ge=0)
+    example: ClassVar[JsonObject] = {"workflow_id": _WORKFLOW, "project_id": _PROJECT,
+        "result": {"issues_found": 3}, "duration_seconds": 42.5}  # fmt: skip
 
 
 class WorkflowFailed(WorkflowPayload):
@@ -141,6 +166,9 @@ class WorkflowFailed(WorkflowPayload):
     error_code: str | None = None
     failed_step: str | None = None
     retryable: bool = False
+    example: ClassVar[JsonObject] = {"workflow_id": _WORKFLOW, "project_id": _PROJECT,
+        "error": "Test suite failed", "error_code": "TESTS_FAILED", "failed_step": "Running tests",
+        "retryable": True}  # fmt: skip
 
 
 _STABLE_ID = "Stable id; from GitHub webhooks uuid5(NAMESPACE_URL, github_url)"
@@ -170,6 +198,9 @@ class PrCreated(GitHubRef):
     branch: str
     base_branch: str | None = None
     status: str = "open"
+    example: ClassVar[JsonObject] = {"project_id": _PROJECT, **_GITHUB, "pr_id": _PR,
+        "title": "Add login page", "author": "octocat", "branch": "feature/login",
+        "base_branch": "main"}  # fmt: skip
 
 
 class PrUpdated(GitHubRef):
@@ -182,6 +213,8 @@ class PrUpdated(GitHubRef):
     status: str | None = None
     updated_by: ActorId | None = None
     changes: JsonObject = Field(default_factory=dict)
+    example: ClassVar[JsonObject] = {"project_id": _PROJECT, **_GITHUB, "pr_id": _PR, "action": "synchronize",
+        "updated_by": "octocat"}  # fmt: skip
 
 
 class PrClosed(GitHubRef):
@@ -192,6 +225,8 @@ class PrClosed(GitHubRef):
     merged: bool
     title: str | None = None
     closed_by: ActorId | None = None
+    example: ClassVar[JsonObject] = {"project_id": _PROJECT, **_GITHUB, "pr_id": _PR, "merged": True,
+        "closed_by": "octocat"}  # fmt: skip
 
 
 class IssueCreated(GitHubRef):
@@ -204,6 +239,8 @@ class IssueCreated(GitHubRef):
     author: str
     labels: list[str] = Field(default_factory=list)
     status: str = "open"
+    example: ClassVar[JsonObject] = {"project_id": _PROJECT, "issue_id": _ISSUE, "number": 7,
+        "title": "Login fails on Safari", "author": "octocat", "labels": ["bug"]}  # fmt: skip
 
 
 class IssueUpdated(GitHubRef):
@@ -216,6 +253,8 @@ class IssueUpdated(GitHubRef):
     status: str | None = None
     updated_by: ActorId | None = None
     changes: JsonObject = Field(default_factory=dict)
+    example: ClassVar[JsonObject] = {"project_id": _PROJECT, "issue_id": _ISSUE, "number": 7,
+        "action": "labeled"}  # fmt: skip
 
 
 class IssueClosed(GitHubRef):
@@ -226,6 +265,8 @@ class IssueClosed(GitHubRef):
     title: str | None = None
     closed_by: ActorId | None = None
     reason: str | None = None
+    example: ClassVar[JsonObject] = {"project_id": _PROJECT, "issue_id": _ISSUE, "number": 7,
+        "reason": "completed"}  # fmt: skip
 
 
 class AiPayload(Payload):
@@ -250,6 +291,10 @@ class AiSuggestion(AiPayload):
     file_path: str | None = None
     line_number: int | None = Field(default=None, ge=1)
     metadata: JsonObject = Field(default_factory=dict)
+    example: ClassVar[JsonObject] = {"project_id": _PROJECT, "user_id": "user-42",
+        "suggestion_id": "e4d909c2-90d0-4b2a-8f31-6c7a5b4d3e21", "suggestion_type": "refactor",
+        "title": "Extract a function", "content": "validate() repeats three checks.", "confidence": 0.87,
+        "file_path": "src/auth.py", "line_number": 120}  # fmt: skip
 
 
 class AiAnalysisComplete(AiPayload):
@@ -262,3 +307,7 @@ class AiAnalysisComplete(AiPayload):
     results: JsonObject = Field(default_factory=dict)
     score: float | None = None
     duration_seconds: float | None = Field(default=None, ge=0)
+    example: ClassVar[JsonObject] = {"project_id": _PROJECT, "user_id": "user-42",
+        "analysis_id": "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d", "analysis_type": "security",
+        "summary": "No critical findings", "results": {"findings": 2}, "score": 0.92,
+        "duration_seconds": 12.0}  # fmt: skip
