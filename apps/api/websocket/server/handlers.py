@@ -24,7 +24,7 @@ from websocket import audit
 from websocket.access.policy import auto_rooms, get_room_policy
 from websocket.access.revocation import CONTROL_METHOD, RevocationList
 from websocket.access.tokens import Principal, TokenValidator
-from websocket.audit import client_address
+from websocket.internals.environ import client_address
 from websocket.protocol import jsonlib
 from websocket.protocol.commands import Command, EmptyCommand, RefreshCommand, RoomCommand, SubscribeCommand
 from websocket.protocol.envelope import OutboundEvent
@@ -183,8 +183,8 @@ class SocketHandlers:
             user_id=conn.user.id,
             rooms=sorted(conn.auto_rooms),
             server_time=datetime.now(UTC),
-            ping_interval=self.sio.eio.ping_interval,
-            ping_timeout=self.sio.eio.ping_timeout,
+            ping_interval=self.sio.ping_interval,
+            ping_timeout=self.sio.ping_timeout,
         )
         await self.send_to(sid, OutboundEvent.create(payload), LEGACY_ESTABLISHED)
 
@@ -204,7 +204,7 @@ class SocketHandlers:
         eio_sid = self.sio.manager.eio_sid_from_sid(sid, NAMESPACE)
         await self.sio.disconnect(sid, namespace=NAMESPACE)
         if eio_sid is not None:
-            await self.sio.close_session(eio_sid, self.sio.eio.reason.SERVER_DISCONNECT, goodbye=True)
+            await self.sio.close_session(eio_sid, self.sio.reason.SERVER_DISCONNECT, goodbye=True)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
