@@ -89,7 +89,7 @@ class RedisBarrier:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting[token] = future
         try:
-            message = {"method": BARRIER_METHOD, "host_id": self.manager.host_id, "token": token}
+            message = {"method": BARRIER_METHOD, "host_id": self.manager.instance_id, "token": token}
             await self.manager.publisher.publish(jsonlib.dumpb(message))
             await future
         finally:
