@@ -3,8 +3,9 @@
 - `protocol`: the wire vocabulary: event and command models, the envelope,
   error codes, room names, paths. Pure: pydantic and orjson only.
 - `audit.py`: the audit trail of refusals. Imports `protocol`.
-- `internals`: every use of another library's private names, the fast path
-  among them; the one seam, pinned by a contract test. Imports `protocol`, `audit`.
+- `internals`: every use of another library's internals, the fast path
+  among them; the one seam, each name pinned by one contract test
+  (tests/websocket/internals/test_library_internals.py). Imports `protocol`, `audit`.
 - `access`: tokens, the room policy, what a revocation is. Imports `protocol`.
 - `history`: room positions, bounded history, the rules of resuming. Imports `protocol`.
 - `broker`: every Redis connection, the bus between instances, the transports.

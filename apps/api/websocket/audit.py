@@ -40,14 +40,6 @@ OTHER_ADDRESSES = "(other addresses)"
 Kind = tuple[str, str, str, str | None, str | None]
 
 
-def client_address(environ: dict[str, Any] | None) -> str:
-    """The peer's address from an Engine.IO environ (ASGI scope), or "unknown"."""
-    if not environ:
-        return "unknown"
-    client = environ.get("asgi.scope", {}).get("client")
-    return str(client[0]) if client else str(environ.get("REMOTE_ADDR", "unknown"))
-
-
 class Summaries:
     """Counts repeated refusals per kind and writes one line per kind per interval."""
 

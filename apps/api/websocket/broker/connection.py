@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+import inspect
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -21,6 +22,9 @@ from redis.retry import Retry
 from logging_setup import get_logger
 
 log = get_logger("websocket.broker")
+
+# Queues commands on a pipeline; a coroutine function when a script is among them.
+Builder = Callable[[Pipeline], Awaitable[object] | object]
 
 
 class PublishError(Exception):
@@ -82,11 +86,18 @@ class RedisPublisher:
 
         await self.run(build)
 
-    async def run(self, build: Callable[[Pipeline], object]) -> list[Any]:
-        """Run the commands `build` queues, in order and in one round trip, within the time bound."""
+    async def run(self, build: Builder) -> list[Any]:
+        """Run the commands `build` queues, in order and in one round trip, within the time bound.
+
+        `build` may be a coroutine function: a script queues itself on a
+        pipeline with `await script(keys, args, client=pipe)` (redis-py's
+        `AsyncScript`, which also has the pipeline load it if Redis lacks it).
+        """
         try:
             pipe = self.client().pipeline(transaction=False)
-            build(pipe)
+            queued = build(pipe)
+            if inspect.iscoroutine(queued):
+                await queued
             results: list[Any] = await asyncio.wait_for(pipe.execute(), self.timeout)
         except (RedisError, OSError, TimeoutError) as exc:
             if self.healthy:

@@ -1,9 +1,11 @@
 """python-socketio's Redis manager, made to notice when it stops hearing Redis.
 
-Three changes to `socketio.AsyncRedisManager`, all through its hooks:
+Three changes to `socketio.AsyncRedisManager`, all through its hooks (named
+in websocket/internals/pubsub_manager.py, which is where python-socketio's private
+names are):
 
-* `_publish` is bounded and raises (see `redis_bus.RedisPublisher`).
-* `_listen` publishes a canary every `canary_interval` seconds and expects it
+* `publish_message` is bounded and raises (see `connection.RedisPublisher`).
+* `received_messages` publishes a canary every `canary_interval` seconds and expects it
   back. A subscription that has silently died (half-open TCP, a killed
   pub/sub client, a proxy that stopped forwarding) misses its canaries; after
   three intervals the manager logs `redis_subscription_deaf` at error level
@@ -21,12 +23,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import socketio
-
 from logging_setup import get_logger
 from websocket.broker.connection import RedisPublisher, close_quietly, redis_client
 from websocket.broker.messages import CANARY, validate
-from websocket.internals.manager import FastManagerMixin
+from websocket.internals.pubsub_manager import PubSubManagerBase
 from websocket.protocol import jsonlib
 
 log = get_logger("websocket.broker")
@@ -41,10 +41,12 @@ class DeafSubscription(Exception):
     pass
 
 
-class RedisManager(FastManagerMixin, socketio.AsyncRedisManager):  # type: ignore[misc]
+class RedisManager(PubSubManagerBase):
     def __init__(self, url: str, channel: str, *, publish_timeout: float, canary_interval: float) -> None:
-        super().__init__(url=url, channel=channel, write_only=False, json=jsonlib)
-        self.publisher = RedisPublisher(url, channel, publish_timeout, name=f"eventserver-{self.host_id[:8]}")
+        super().__init__(url, channel, json=jsonlib)
+        self.publisher = RedisPublisher(
+            url, channel, publish_timeout, name=f"eventserver-{self.instance_id[:8]}"
+        )
         self.canary_interval = canary_interval
         self.subscription = "starting"
         self.resubscribes = 0
@@ -59,13 +61,11 @@ class RedisManager(FastManagerMixin, socketio.AsyncRedisManager):  # type: ignor
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
         """Subscribe now rather than at the first client connection, as stock does."""
-        if not self.server.manager_initialized:
-            self.server.manager_initialized = True
-            self.initialize()
+        self.start_listening()
         self._canary_task = asyncio.create_task(self._canaries())
 
     async def stop(self) -> None:
-        for task in (self._canary_task, self._hook_task, getattr(self, "thread", None)):
+        for task in (self._canary_task, self._hook_task, self.listener()):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -95,13 +95,13 @@ class RedisManager(FastManagerMixin, socketio.AsyncRedisManager):  # type: ignor
     def state(self) -> str:
         return "ok" if self.subscription == "ok" and self.publisher.healthy else "down"
 
-    # -- python-socketio hooks ----------------------------------------------
-    async def _publish(self, data: Any) -> None:
-        await self.publisher.publish(jsonlib.dumpb(data))
+    # -- python-socketio's hooks (websocket/internals/pubsub_manager.py) ----------
+    async def publish_message(self, message: dict[str, Any]) -> None:
+        await self.publisher.publish(jsonlib.dumpb(message))
 
-    async def _handle_emit(self, message: dict[str, Any]) -> None:
+    async def on_emit_message(self, message: dict[str, Any]) -> None:
         if message.get("callback") or message.get("binary"):
-            await super()._handle_emit(message)
+            await super().on_emit_message(message)
             return
         data = message["data"]
         args = data[0] if len(data) == 1 else tuple(data)
@@ -109,14 +109,16 @@ class RedisManager(FastManagerMixin, socketio.AsyncRedisManager):  # type: ignor
         namespace = message.get("namespace") or "/"
         self.deliver(message["event"], args, namespace, message.get("room"), message.get("skip_sid"), offset)
 
-    async def _listen(self) -> AsyncIterator[dict[str, Any]]:
+    async def received_messages(self) -> AsyncIterator[dict[str, Any]]:
         backoff = 0.5
         while True:
             client = pubsub = None
             try:
-                client = redis_client(self.redis_url, self.publisher.timeout, f"{self.publisher.name}-sub")
+                client = redis_client(
+                    self.publisher.url, self.publisher.timeout, f"{self.publisher.name}-sub"
+                )
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
-                await asyncio.wait_for(pubsub.subscribe(self.channel), self.publisher.timeout)
+                await asyncio.wait_for(pubsub.subscribe(self.publisher.channel), self.publisher.timeout)
                 self._subscribed()
                 backoff = 0.5
                 self._start_subscribed_hooks()
@@ -128,14 +130,14 @@ class RedisManager(FastManagerMixin, socketio.AsyncRedisManager):  # type: ignor
                 self.subscription = "deaf"
                 log.error(
                     "redis_subscription_deaf",
-                    channel=self.channel,
+                    channel=self.publisher.channel,
                     silent_for_s=round(time.monotonic() - self._last_canary, 2),
                     action="resubscribing on a new connection",
                 )
             except Exception as exc:
                 if self.subscription != "down":
                     error = f"{type(exc).__name__}: {exc}"
-                    log.error("redis_subscription_lost", channel=self.channel, error=error)
+                    log.error("redis_subscription_lost", channel=self.publisher.channel, error=error)
                 self.subscription = "down"
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
@@ -147,9 +149,11 @@ class RedisManager(FastManagerMixin, socketio.AsyncRedisManager):  # type: ignor
     def _subscribed(self) -> None:
         if self.subscription != "starting":
             self.resubscribes += 1
-            log.warning("redis_subscription_restored", channel=self.channel, resubscribes=self.resubscribes)
+            log.warning(
+                "redis_subscription_restored", channel=self.publisher.channel, resubscribes=self.resubscribes
+            )
         else:
-            log.info("redis_subscribed", channel=self.channel)
+            log.info("redis_subscribed", channel=self.publisher.channel)
         self.subscription = "ok"
         self._last_canary = time.monotonic()
 
@@ -166,7 +170,7 @@ class RedisManager(FastManagerMixin, socketio.AsyncRedisManager):  # type: ignor
                 continue
             method = message["method"]
             if method == CANARY:
-                if message.get("host_id") == self.host_id:
+                if message.get("host_id") == self.instance_id:
                     self._last_canary = time.monotonic()
             elif method in self._control:
                 await self._dispatch_control(method, message)
@@ -182,7 +186,12 @@ class RedisManager(FastManagerMixin, socketio.AsyncRedisManager):  # type: ignor
             problem = "not JSON"
         if problem is not None:
             self.dropped_messages += 1
-            log.warning("pubsub_message_dropped", channel=self.channel, reason=problem, size=len(data or b""))
+            log.warning(
+                "pubsub_message_dropped",
+                channel=self.publisher.channel,
+                reason=problem,
+                size=len(data or b""),
+            )
             return None
         assert isinstance(message, dict)
         return message
@@ -217,7 +226,7 @@ class RedisManager(FastManagerMixin, socketio.AsyncRedisManager):  # type: ignor
             log.exception("pubsub_control_failed", method=method)
 
     async def _canaries(self) -> None:
-        message = jsonlib.dumpb({"method": CANARY, "host_id": self.host_id})
+        message = jsonlib.dumpb({"method": CANARY, "host_id": self.instance_id})
         while True:
             # A failed publish is logged by the publisher; a missing canary by the listener.
             with contextlib.suppress(Exception):

@@ -79,11 +79,11 @@ class RedisTransport:
         return before, after
 
     async def send(self, event: OutboundEvent, rooms: Sequence[str]) -> bool:
-        def build(pipe: Pipeline) -> None:
+        async def build(pipe: Pipeline) -> None:
             for room in rooms:
                 before, after = self._frame(event, room)
                 if event.replay.stored:
-                    self.history.queue_publish(pipe, event, room, before, after)
+                    await self.history.queue_publish(pipe, event, room, before, after)
                 else:
                     pipe.publish(
                         self.publisher.channel,

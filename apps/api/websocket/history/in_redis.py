@@ -11,7 +11,7 @@ event is in history exactly when it was published.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
@@ -54,13 +54,16 @@ return {epoch, offset, entries}
 
 
 class ScriptRunner(Protocol):
-    """What this store needs of Redis: the broker's bounded publisher (websocket/broker/connection.py)."""
+    """What this store needs of Redis: the broker's bounded publisher (websocket/broker/connection.py).
+
+    `run(build)` awaits `build(pipe)` when it is a coroutine function.
+    """
 
     channel: str
 
     def client(self) -> aioredis.Redis: ...
 
-    async def run(self, build: Callable[[Pipeline], object]) -> list[Any]: ...
+    async def run(self, build: Callable[[Pipeline], Awaitable[object] | object]) -> list[Any]: ...
 
 
 def _text(value: Any) -> str:
@@ -80,16 +83,15 @@ class RedisHistory:
         base = f"{self.prefix}:history:{{{room}}}"
         return [f"{base}:meta", f"{base}:stream"]
 
-    def _queue_script(self, pipe: Pipeline, lua: str, keys: list[str], args: list[Any]) -> None:
+    async def _queue_script(self, pipe: Pipeline, lua: str, keys: list[str], args: list[Any]) -> None:
         """EVALSHA on the pipeline; the pipeline loads the script first if Redis lacks it."""
         client = self.publisher.client()
         script = self._scripts.get((id(client), lua))
         if script is None:
             script = self._scripts[(id(client), lua)] = client.register_script(lua)
-        pipe.scripts.add(script)  # type: ignore[arg-type]  # the asyncio pipeline stores AsyncScripts
-        pipe.evalsha(script.sha, len(keys), *keys, *args)
+        await script(keys, args, client=pipe)  # queued, not run: the pipeline runs it
 
-    def queue_publish(
+    async def queue_publish(
         self, pipe: Pipeline, event: OutboundEvent, room: str, prefix: bytes, suffix: bytes
     ) -> None:
         """Queue: next offset, store, publish `prefix + envelope + suffix` on the channel."""
@@ -98,13 +100,13 @@ class RedisHistory:
             int(self.ttl * 1000), int(self.meta_ttl * 1000), int(time.time() * 1000),
             event.type.value, event.key,
         ]  # fmt: skip
-        self._queue_script(pipe, PUBLISH_LUA, self.keys(room), args)
+        await self._queue_script(pipe, PUBLISH_LUA, self.keys(room), args)
 
     async def _read(self, room: str, since: Position | None) -> tuple[Position, list[StoredEvent]]:
         epoch_arg, offset_arg = (since.epoch, since.offset) if since else ("-", 2**62)
 
-        def build(pipe: Pipeline) -> None:
-            self._queue_script(pipe, READ_LUA, self.keys(room), [epoch_arg, offset_arg])
+        async def build(pipe: Pipeline) -> None:
+            await self._queue_script(pipe, READ_LUA, self.keys(room), [epoch_arg, offset_arg])
 
         [(epoch, offset, entries)] = await self.publisher.run(build)
         if not epoch:

@@ -36,6 +36,7 @@ import engineio
 from engineio import async_socket
 
 from logging_setup import get_logger
+from websocket.internals.environ import asgi_scope
 from websocket.internals.fastsocket import FastSocket
 from websocket.internals.packet_queue import PacketQueue
 
@@ -117,8 +118,7 @@ class FastEngineServer(engineio.AsyncServer):  # type: ignore[misc]
             socket: Any = self.sockets.get(args[0])
             if socket is not None and isinstance(socket.queue, PacketQueue):
                 socket.queue.on_overflow = partial(self._overflowed, args[0])
-                environ = args[1] if len(args) > 1 else None
-                scope = environ.get("asgi.scope") if isinstance(environ, dict) else None
+                scope = asgi_scope(args[1] if len(args) > 1 else None)
                 socket.websocket_scope = scope if scope and scope.get("type") == "websocket" else None
         if event == "connect" and self.fast_sockets:
             if type(socket) is async_socket.AsyncSocket and isinstance(socket.queue, PacketQueue):

@@ -22,19 +22,9 @@ protocol and the same decisions with:
   leaves it open, and socket.io-client ignores CLOSE over WebSocket, so a
   server-initiated close went unnoticed for ping_interval + ping_timeout).
 
-It relies on these python-engineio 4.15 internals (tests/websocket/internals/test_fastsocket_internals.py
-fails when any of them changes, with the names to re-check):
-
-* `AsyncServer._handle_connect` creates `async_socket.AsyncSocket(self, sid)`,
-  queues OPEN, then calls `_trigger_event("connect", sid, environ, ...)` and
-  only then `socket.schedule_ping()` and the transport handler; `engine.py`
-  turns the socket into a `FastSocket` in that `_trigger_event` call;
-* `BaseSocket.__init__` takes its queue from `server.create_queue()`;
-* `AsyncSocket` attributes `queue`, `last_ping`, `connected`, `upgrading`,
-  `upgraded`, `closing`, `closed`, and methods `receive`, `send`, `close`,
-  `poll`, `schedule_ping`, `_websocket_handler` (called by
-  `_upgrade_websocket` with the ASGI driver's `WebSocket`, whose
-  `asgi_receive` / `asgi_send` are the connection's ASGI callables).
+The python-engineio internals it relies on are listed, each with the release it
+was verified on and the behaviour relied on, in `TABLE` of
+tests/websocket/internals/test_library_internals.py.
 """
 
 from __future__ import annotations

@@ -21,17 +21,9 @@ On expiry a connection with part of a request is answered 408 and closed (one
 audit line); an idle one that never sent a byte (a browser's preconnect) is
 closed silently. Idle keep-alive connections stay uvicorn's business.
 
-It relies on these uvicorn 0.54 internals (tests/websocket/internals/test_header_timeout_internals.py
-checks them against the installed release):
-
-* `uvicorn.protocols.http.httptools_impl.HttpToolsProtocol`, what `http="auto"`
-  picks when httptools is installed (uvicorn[standard] is a requirement);
-* its parser callbacks `on_message_begin` and `on_headers_complete`, which
-  httptools' parser looks up on the protocol instance and calls from
-  `data_received`, and `on_response_complete`, which its `RequestResponseCycle`
-  calls;
-* its attributes `transport`, `client`, `cycle` (the latest request's cycle,
-  None before the first) and the cycle's `response_complete` and `more_body`.
+The uvicorn internals it relies on are listed, each with the release it
+was verified on and the behaviour relied on, in `TABLE` of
+tests/websocket/internals/test_library_internals.py.
 """
 
 from __future__ import annotations

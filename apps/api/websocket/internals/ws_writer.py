@@ -36,10 +36,33 @@ def _message(pkt: Any) -> dict[str, Any]:
     return {"type": "websocket.send", "bytes": data}
 
 
+async def _settled(future: asyncio.Future[Any]) -> None:
+    """Return once `future` is done, whatever its outcome; cancelled meanwhile, cancel it (as Task does).
+
+    The future was yielded by a coroutine driven by hand: it is that
+    coroutine's to read (awaiting it here again is what asyncio refuses).
+    """
+    if future.done():
+        return
+    waiter = asyncio.get_running_loop().create_future()
+
+    def wake(_: asyncio.Future[Any]) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    future.add_done_callback(wake)
+    try:
+        await waiter
+    except asyncio.CancelledError:
+        future.remove_done_callback(wake)
+        future.cancel()
+        raise
+
+
 async def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> None:
     """Finish a coroutine started by hand that yielded `yielded`, as asyncio's Task would.
 
-    A yielded future is awaited, then the coroutine resumed (it reads the
+    A yielded future is waited for, then the coroutine resumed (it reads the
     future's outcome itself); a bare yield means "run me again soon".
     """
     try:
@@ -47,10 +70,8 @@ async def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> None:
             if yielded is None:
                 await asyncio.sleep(0)
             else:
-                # As Task does on receiving it: the future is now waited on properly.
-                yielded._asyncio_future_blocking = False
                 try:
-                    await yielded
+                    await _settled(yielded)
                 except BaseException:
                     if not yielded.done():
                         raise  # this Task was cancelled, not the coroutine's future

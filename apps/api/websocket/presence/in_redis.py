@@ -54,23 +54,22 @@ class RedisPresence:
     def _alive_after_ms(self) -> int:
         return int((time.time() - self.heartbeat * MISSED_HEARTBEATS) * 1000)
 
-    def _adjust(self, pipe: Pipeline, room: str, user_id: str, delta: int, total: bool = False) -> None:
+    async def _adjust(self, pipe: Pipeline, room: str, user_id: str, delta: int, total: bool = False) -> None:
         client = self.publisher.client()
         script = self._scripts.get(id(client))
         if script is None:
             script = self._scripts[id(client)] = client.register_script(ADJUST_LUA)
-        pipe.scripts.add(script)  # type: ignore[arg-type]
         keys = [self.keys.room(room), self.keys.instances, self.keys.rooms_of(self.instance)]
         args: list[str | int] = [
             self.instance, user_id, delta, self._alive_after_ms(), room, int(total), self.key_ttl_ms,
         ]  # fmt: skip
-        pipe.evalsha(script.sha, len(keys), *keys, *args)
+        await script(keys, args, client=pipe)  # queued, not run: the pipeline runs it
 
     # -- the Presence interface ---------------------------------------------
     async def _write(self, user_id: str, rooms: list[str], delta: int) -> None:
-        def build(pipe: Pipeline) -> None:
+        async def build(pipe: Pipeline) -> None:
             for room in rooms:
-                self._adjust(pipe, room, user_id, delta)
+                await self._adjust(pipe, room, user_id, delta)
 
         try:
             await self.publisher.run(build)

@@ -39,7 +39,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from websocket.audit import client_address
+from websocket.internals.environ import asgi_scope, client_address
 from websocket.protocol.errors import ErrorCode, WebSocketError
 from websocket.server.limits import TokenBucket
 
@@ -159,8 +159,8 @@ class Admission:
 
     def claim(self, eio_sid: str, environ: dict[str, Any]) -> bool:
         """Engine.IO created session `eio_sid`: it takes its handshake's slot (False: over the cap)."""
-        scope = environ.get("asgi.scope")
-        address = scope.pop(RESERVED, None) if isinstance(scope, dict) else None
+        scope = asgi_scope(environ)
+        address = scope.pop(RESERVED, None) if scope is not None else None
         if address is not None:
             self._reserved -= 1
         else:  # a handshake that did not pass the guard (an app mounted without it)

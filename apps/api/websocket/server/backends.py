@@ -89,10 +89,10 @@ def build_backends(settings: Settings) -> Backends:
         settings.history_meta_ttl,
     )
     presence = RedisPresence(
-        publisher, settings.redis_key_prefix, redis_manager.host_id, settings.presence_heartbeat
+        publisher, settings.redis_key_prefix, redis_manager.instance_id, settings.presence_heartbeat
     )
     revocations = RedisRevocations(publisher, settings.redis_key_prefix, settings.jwt_max_lifetime)
     transport = RedisTransport(
-        publisher, redis_history, origin=f"broadcaster-{redis_manager.host_id}", revocations=revocations
+        publisher, redis_history, origin=f"broadcaster-{redis_manager.instance_id}", revocations=revocations
     )
     return Backends(redis_manager, transport, redis_history, presence, revocations)

@@ -55,4 +55,4 @@ class ConnectionControl:
         eio_sid = self.sio.manager.eio_sid_from_sid(sid, NAMESPACE)
         await self.sio.disconnect(sid, namespace=NAMESPACE)
         if eio_sid is not None:
-            await self.sio.close_session(eio_sid, self.sio.eio.reason.SERVER_DISCONNECT, goodbye=True)
+            await self.sio.close_session(eio_sid, self.sio.reason.SERVER_DISCONNECT, goodbye=True)

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from config import Settings
 from websocket import audit
-from websocket.audit import client_address
+from websocket.internals.environ import client_address
 from websocket.protocol.errors import ErrorCode
 from websocket.protocol.paths import ENGINEIO_PREFIXES
 

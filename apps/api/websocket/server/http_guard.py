@@ -34,36 +34,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from engineio import packet as eio_packet
-from engineio.payload import Payload
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from websocket import audit
+from websocket.internals.packets import valid_client_frame, valid_client_payload
 from websocket.protocol import jsonlib
 from websocket.protocol.errors import ErrorCode, WebSocketError
 from websocket.server.admission import Admission
 
 UserLookup = Callable[[str], str | None]
 CloseSession = Callable[[str, str], Awaitable[None]]
-# What a client may send over polling: CLOSE, PONG, MESSAGE, NOOP.
-CLIENT_POLLING_PACKETS = frozenset({eio_packet.CLOSE, eio_packet.PONG, eio_packet.MESSAGE, eio_packet.NOOP})
-# Over WebSocket also PING ("2probe") and UPGRADE, during the upgrade from polling.
-CLIENT_WEBSOCKET_PACKETS = CLIENT_POLLING_PACKETS | {eio_packet.PING, eio_packet.UPGRADE}
-
-
-def _valid_frame(text: str) -> bool:
-    try:
-        return eio_packet.Packet(encoded_packet=text).packet_type in CLIENT_WEBSOCKET_PACKETS
-    except Exception:  # Engine.IO's decoder raises whatever the text provokes
-        return False
-
-
-def _valid_payload(body: bytes) -> bool:
-    try:
-        payload = Payload(encoded_payload=body.decode("utf-8"))
-    except Exception:  # Engine.IO's decoder raises whatever the bytes provoke
-        return False
-    return all(pkt.packet_type in CLIENT_POLLING_PACKETS for pkt in payload.packets)
 
 
 class EngineIOGuard:
@@ -133,7 +113,7 @@ class EngineIOGuard:
                 message = await inner()
                 if message["type"] == "websocket.receive":
                     text = message.get("text")
-                    if text is not None and not _valid_frame(text):
+                    if text is not None and not valid_client_frame(text):
                         self._refuse(
                             scope, eio_sid, "protocol_error", ErrorCode.BAD_PACKET, detail="bad frame"
                         )
@@ -168,7 +148,7 @@ class EngineIOGuard:
                 return
             if not message.get("more_body"):
                 break
-        if not _valid_payload(body):
+        if not valid_client_payload(body):
             self._refuse(
                 scope, eio_sid, "protocol_error", ErrorCode.BAD_PACKET, detail="malformed polling payload"
             )

@@ -26,7 +26,7 @@ from logging_setup import get_logger
 from websocket import audit
 from websocket.access.policy import auto_rooms
 from websocket.access.tokens import Principal
-from websocket.audit import client_address
+from websocket.internals.environ import client_address
 from websocket.protocol.envelope import OutboundEvent
 from websocket.protocol.errors import ErrorCode, WebSocketError
 from websocket.protocol.notices import LEGACY_ESTABLISHED, ConnectionEstablished
@@ -128,8 +128,8 @@ class ConnectionLifecycle:
             user_id=conn.user.id,
             rooms=sorted(conn.auto_rooms),
             server_time=datetime.now(UTC),
-            ping_interval=self.sio.eio.ping_interval,
-            ping_timeout=self.sio.eio.ping_timeout,
+            ping_interval=self.sio.ping_interval,
+            ping_timeout=self.sio.ping_timeout,
         )
         await self.control.send_to(sid, OutboundEvent.create(payload), LEGACY_ESTABLISHED)
 

@@ -10,15 +10,13 @@ from contextvars import ContextVar
 from typing import Any
 
 import socketio
-from socketio import packet as sio_packet
-from socketio.exceptions import ConnectionRefusedError as SocketIORefused
 from starlette.types import ASGIApp
 
 from config import Settings
 from logging_setup import get_logger
 from websocket import audit
-from websocket.audit import client_address
-from websocket.internals.engine import FastEngineServer
+from websocket.internals.environ import client_address
+from websocket.internals.socketio_server import SocketIOServerBase
 from websocket.protocol import jsonlib
 from websocket.protocol.errors import ErrorCode, WebSocketError
 from websocket.protocol.paths import DEFAULT_ENGINEIO_PATH, ENGINEIO_PATH, MOUNT_PATH
@@ -49,7 +47,7 @@ RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "*"})
 BINARY_PACKET_TYPES = ("5", "6")
 
 
-class EventServer(socketio.AsyncServer):  # type: ignore[misc]
+class EventServer(SocketIOServerBase):
     """python-socketio's server with these guarantees added.
 
     * A malformed packet from one client is logged (without a traceback) and
@@ -65,6 +63,10 @@ class EventServer(socketio.AsyncServer):  # type: ignore[misc]
       `connect_timeout` seconds, so handshakes without a token cannot pile
       up; failed namespace connects are throttled per address and end the
       session after a few (`admission`, see websocket/server/admission.py).
+
+    Each is added through a hook of `SocketIOServerBase`
+    (websocket/internals/socketio_server.py), the one place that overrides
+    python-socketio's private methods.
     """
 
     def __init__(
@@ -81,16 +83,16 @@ class EventServer(socketio.AsyncServer):  # type: ignore[misc]
         self.connect_timeout = connect_timeout
         self.admission = admission or Admission(retry_after=connect_timeout)
         self.admission.max_sessions = max_sessions
-        self.admission.sessions = lambda: len(self.eio.sockets)
+        self.admission.sessions = self.session_count
 
     def client_addr(self, eio_sid: str) -> str:
-        return client_address(self.environ.get(eio_sid))
+        return client_address(self.environ_of(eio_sid))
 
-    async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> bool | None:
-        # The new session is already in eio.sockets when this runs. The HTTP
+    async def on_engineio_connect(self, eio_sid: str, environ: dict[str, Any]) -> bool | None:
+        # The new session is already counted when this runs. The HTTP
         # guard refused over-limit handshakes already; these checks catch the
         # few that raced past it (and apps mounted without the guard).
-        if self.max_sessions is not None and len(self.eio.sockets) > self.max_sessions:
+        if self.max_sessions is not None and self.session_count() > self.max_sessions:
             audit.denied("engineio_refused", ErrorCode.SERVER_FULL, client_addr=client_address(environ))
             return False
         if not self.admission.claim(eio_sid, environ):
@@ -99,13 +101,12 @@ class EventServer(socketio.AsyncServer):  # type: ignore[misc]
                 limit=self.admission.pending_per_address,
             )  # fmt: skip
             return False
-        await super()._handle_eio_connect(eio_sid, environ)
+        await super().on_engineio_connect(eio_sid, environ)
         asyncio.get_running_loop().call_later(self.connect_timeout, self._check_joined, eio_sid)
         return None
 
     def _check_joined(self, eio_sid: str) -> None:
-        socket = self.eio.sockets.get(eio_sid)
-        if socket is None or socket.closed:
+        if not self.is_session_open(eio_sid):
             self.admission.ended(eio_sid)  # however it ended, its pending slot is free now
             return
         if not self.admission.is_pending(eio_sid):  # joined a namespace (/ws, or /admin)
@@ -118,46 +119,26 @@ class EventServer(socketio.AsyncServer):  # type: ignore[misc]
         _pending.add(task)
         task.add_done_callback(_pending.discard)
 
-    def _engineio_server_class(self) -> type:
-        return FastEngineServer  # python-socketio's hook; Engine.IO sockets without a Task per packet
-
-    async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
+    async def on_engineio_message(self, eio_sid: str, data: Any) -> None:
         try:
-            if eio_sid not in self._binary_packet and (
+            if not self.awaiting_attachments(eio_sid) and (
                 not isinstance(data, str) or data.startswith(BINARY_PACKET_TYPES)
             ):
                 raise ValueError("binary packets are not accepted")
-            await super()._handle_eio_message(eio_sid, data)
+            await super().on_engineio_message(eio_sid, data)
         except Exception as exc:
             audit.denied(
                 "protocol_error", ErrorCode.BAD_PACKET, client_addr=self.client_addr(eio_sid),
                 eio_sid=eio_sid, error=type(exc).__name__, detail=str(exc)[:200],
             )  # fmt: skip
-            self._binary_packet.pop(eio_sid, None)
+            self.forget_attachments(eio_sid)
             await self.close_session(eio_sid, "bad packet")
 
-    async def close_session(self, eio_sid: str, reason: str, goodbye: bool = False) -> None:
-        """End an Engine.IO session now, without waiting for the client to collect the close.
-
-        (`eio.disconnect()` waits, and a polling client that is not polling
-        would hold the caller, often the very request that misbehaved.)
-        The session is forgotten at once, rather than a ping timeout later by
-        Engine.IO's service task, so it stops counting against `max_sessions`;
-        with `goodbye`, a long-polling session is kept until then so that its
-        next poll still collects what was queued for it.
-        """
-        socket = self.eio.sockets.get(eio_sid)
-        if socket is None:
-            return
-        await socket.close(wait=False, reason=reason)
-        if not (goodbye and not socket.upgraded):
-            self.eio.sockets.pop(eio_sid, None)
-
-    async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None, data: Any) -> None:
+    async def on_event_packet(self, eio_sid: str, namespace: str | None, id: int | None, data: Any) -> None:
         # The protocol says an event is [name: string, ...args]; anything else
         # would raise inside python-socketio's handler task, unanswered.
         if isinstance(data, list) and data and isinstance(data[0], str) and data[0] not in RESERVED_EVENTS:
-            await super()._handle_event(eio_sid, namespace, id, data)
+            await super().on_event_packet(eio_sid, namespace, id, data)
             return
         reserved = isinstance(data, list) and bool(data) and isinstance(data[0], str)
         audit.denied(
@@ -173,18 +154,16 @@ class EventServer(socketio.AsyncServer):  # type: ignore[misc]
                     ErrorCode.INVALID_PAYLOAD,
                 )
             )
-            await self._send_packet(
-                eio_sid, self.packet_class(sio_packet.ACK, namespace=namespace, id=id, data=[error.to_ack()])
-            )
+            await self.send_ack(eio_sid, namespace, id, [error.to_ack()])
 
-    async def _handle_event_internal(
-        self, server: Any, sid: str, eio_sid: str, data: Any, namespace: str, id: int | None
+    async def on_event_dispatch(
+        self, sid: str, eio_sid: str, data: Any, namespace: str, id: int | None
     ) -> None:
         # python-socketio sends the ack right after the handler returns, in this
         # same task; actions registered with after_ack() follow it.
         token = _after_ack.set([])
         try:
-            await super()._handle_event_internal(server, sid, eio_sid, data, namespace, id)
+            await super().on_event_dispatch(sid, eio_sid, data, namespace, id)
         finally:
             pending = _after_ack.get() or []
             _after_ack.reset(token)
@@ -194,17 +173,16 @@ class EventServer(socketio.AsyncServer):  # type: ignore[misc]
                 except Exception:
                     log.exception("after_ack_failed")
 
-    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
+    async def on_engineio_disconnect(self, eio_sid: str, reason: Any) -> None:
         # A long-polling client that says goodbye may still have a GET waiting
         # for packets; Engine.IO would hold it open for ping_interval +
-        # ping_timeout. Wake it with the end-of-stream marker instead.
-        socket = self.eio.sockets.get(eio_sid)
-        if socket is not None and not socket.upgraded and reason == self.reason.CLIENT_DISCONNECT:
-            socket.queue.put_nowait(None)
+        # ping_timeout. Answer it now instead.
+        if reason == self.reason.CLIENT_DISCONNECT:
+            self.end_pending_poll(eio_sid)
         self.admission.ended(eio_sid)
-        await super()._handle_eio_disconnect(eio_sid, reason)
+        await super().on_engineio_disconnect(eio_sid, reason)
 
-    async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
+    async def on_namespace_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
         namespace = namespace or "/"
         address = self.client_addr(eio_sid)
         wait = self.admission.throttled(address)
@@ -213,7 +191,7 @@ class EventServer(socketio.AsyncServer):  # type: ignore[misc]
             return
         attempt, token = begin_attempt(address)
         try:
-            await super()._handle_connect(eio_sid, namespace, data)
+            await super().on_namespace_connect(eio_sid, namespace, data)
         finally:
             end_attempt(token)
         sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
@@ -235,10 +213,7 @@ class EventServer(socketio.AsyncServer):  # type: ignore[misc]
             ErrorCode.RATE_LIMITED,
         )
         audit.denied("websocket_refused", error.code, client_addr=address, namespace=namespace[:64])
-        refusal = SocketIORefused(error.message, error.to_data()).error_args
-        await self._send_packet(
-            eio_sid, self.packet_class(sio_packet.CONNECT_ERROR, data=refusal, namespace=namespace)
-        )
+        await self.refuse_connect(eio_sid, namespace, error.message, error.to_data())
         await self.close_session(eio_sid, "connects throttled", goodbye=True)
 
 

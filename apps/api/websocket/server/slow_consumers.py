@@ -39,9 +39,9 @@ import asyncio
 from typing import Any
 
 import structlog
-from engineio import packet as eio_packet
 
 from websocket import audit
+from websocket.internals import sessions
 from websocket.internals.engine import websocket_scope
 from websocket.internals.fastsocket import FastSocket
 from websocket.internals.tcp_reset import reset
@@ -69,17 +69,16 @@ class SlowConsumers:
 
     def install(self) -> None:
         """Take over the Engine.IO server's overflow hook."""
-        self.sio.eio.on_slow_consumer = self.overflowed
+        self.sio.set_slow_consumer_handler(self.overflowed)
 
     def overflowed(self, eio_sid: str) -> None:
         """A queue passed the ceiling (and dropped what waited): seal it with a goodbye, end the session."""
-        socket = self.sio.eio.sockets.get(eio_sid)
+        socket = self.sio.engineio_session(eio_sid)
         if socket is None:
             return
         sid = self.sio.manager.sid_from_eio_sid(eio_sid, NAMESPACE)
         conn = self.registry.get(sid) if sid else None
-        goodbye = self._notice() if conn is not None else []
-        socket.queue.seal([*goodbye, eio_packet.Packet(eio_packet.CLOSE)])
+        sessions.seal(socket, self._notice() if conn is not None else [])
         if conn is not None:
             conn.closing = True  # no second goodbye (token expiry, flooding) behind this one
         task = asyncio.get_running_loop().create_task(self._end(eio_sid, socket, sid))
@@ -101,19 +100,19 @@ class SlowConsumers:
         # client's command, a REST request): what it logs is about this connection only.
         structlog.contextvars.clear_contextvars()
         conn = self.registry.get(sid) if sid else None
+        queue, polling = sessions.queue_of(socket), not sessions.is_websocket(socket)
         audit.denied(
             "slow_consumer", ErrorCode.SLOW_CONSUMER,
             client_addr=conn.client_addr if conn else self.sio.client_addr(eio_sid),
             user_id=conn.user.id if conn else None, connection_id=sid, eio_sid=eio_sid,
-            limit=socket.queue.limit, transport="websocket" if socket.upgraded else "polling",
+            limit=queue.limit if queue else None, transport="polling" if polling else "websocket",
         )  # fmt: skip
         asyncio.get_running_loop().call_later(self.grace, self._gone, eio_sid, socket)
-        polling = not socket.upgraded
         if polling and isinstance(socket, FastSocket):
             # Closed once its next poll took the goodbye (or the grace ended).
-            await socket.close(wait=True, reason=SLOW_CONSUMER_REASON)
+            await sessions.close(socket, SLOW_CONSUMER_REASON, wait=True)
         else:
-            await socket.close(wait=False, abort=True, reason=SLOW_CONSUMER_REASON)
+            await sessions.close(socket, SLOW_CONSUMER_REASON, wait=False, abort=True)
         if polling:
             # A closed session answers every request with an error (python-engineio raises on a
             # POST to one); unknown, it gets a plain 400. A stock socket is closed before its
@@ -123,9 +122,10 @@ class SlowConsumers:
     def _gone(self, eio_sid: str, socket: Any) -> None:
         """The grace is over: reset the TCP connection, forget the session."""
         reset(websocket_scope(socket))
-        socket.queue.close()  # also ends a close still waiting for a poll that never came
+        queue = sessions.queue_of(socket)
+        if queue is not None:
+            queue.close()  # also ends a close still waiting for a poll that never came
         self._forget(eio_sid, socket)
 
     def _forget(self, eio_sid: str, socket: Any) -> None:
-        if self.sio.eio.sockets.get(eio_sid) is socket:
-            del self.sio.eio.sockets[eio_sid]
+        self.sio.forget_session(eio_sid, socket)

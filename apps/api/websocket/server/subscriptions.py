@@ -28,6 +28,7 @@ from websocket.access.policy import lists_members
 from websocket.access.tokens import Principal
 from websocket.broker.connection import PublishError
 from websocket.history.positions import History, Position, Recovery
+from websocket.internals import sessions
 from websocket.presence.counts import Presence
 from websocket.protocol import jsonlib
 from websocket.protocol.commands import SubscribeCommand
@@ -170,9 +171,9 @@ class Subscriptions:
 
     def _headroom(self, sid: str) -> int | None:
         """Bytes the connection's outgoing queue can still take (None: unbounded or gone)."""
-        socket = self.sio.eio.sockets.get(self.manager.eio_sid_from_sid(sid, NAMESPACE))
-        headroom = getattr(socket.queue, "headroom", None) if socket is not None else None
-        return headroom() if callable(headroom) else None
+        socket = self.sio.engineio_session(self.manager.eio_sid_from_sid(sid, NAMESPACE))
+        queue = sessions.queue_of(socket) if socket is not None else None
+        return queue.headroom() if queue is not None else None
 
     @staticmethod
     def _limited(

@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from logging_setup import get_logger
+from websocket.internals import sessions
 from websocket.protocol import jsonlib
 from websocket.protocol.envelope import OutboundEvent
 from websocket.protocol.notices import ServerShutdown
@@ -90,7 +91,7 @@ class RedisBarrier:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting[token] = future
         try:
-            message = {"method": BARRIER_METHOD, "host_id": self.manager.host_id, "token": token}
+            message = {"method": BARRIER_METHOD, "host_id": self.manager.instance_id, "token": token}
             await self.manager.publisher.publish(jsonlib.dumpb(message))
             await future
         finally:
@@ -185,11 +186,11 @@ class Drain:
 
         `deadline` is event loop time. `late`: the connections are gone already.
         """
-        sockets = list(self.sio.eio.sockets.values())
+        sockets = self.sio.engineio_sessions()
         if late:
             for socket in sockets:
                 with contextlib.suppress(Exception):
-                    await socket.close(wait=False, reason=SHUTDOWN_REASON)
+                    await sessions.close(socket, SHUTDOWN_REASON, wait=False)
             return [False] * len(sockets)
         results = await asyncio.gather(
             *(say_goodbye(socket, SHUTDOWN_REASON, deadline) for socket in sockets), return_exceptions=True

@@ -24,8 +24,8 @@ import asyncio
 import contextlib
 from typing import Any
 
+from websocket.internals import sessions
 from websocket.internals.fastsocket import FastSocket
-from websocket.internals.packet_queue import PacketQueue
 
 # Seconds a long-polling client may take between one poll's answer and its next
 # poll: one round trip, with room for a slow mobile link.
@@ -34,7 +34,7 @@ POLL_GAP = 1.0
 
 def _patience(socket: Any, deadline: float, started: float) -> float:
     """Until when (event loop time) to keep waiting for `socket` to collect its goodbye."""
-    if socket.upgraded:
+    if sessions.is_websocket(socket):
         return deadline
     if isinstance(socket, FastSocket):
         polled_at = socket.polled_at
@@ -54,20 +54,21 @@ async def say_goodbye(socket: Any, reason: str, deadline: float) -> bool:
     """
     loop = asyncio.get_running_loop()
     started = loop.time()
-    flushed = asyncio.ensure_future(socket.queue.join())
+    flushed = asyncio.ensure_future(sessions.sent_all(socket))
     if not await _while_collecting(socket, flushed, deadline, started):
         flushed.cancel()
         with contextlib.suppress(TimeoutError):
             # Nobody to wait for: close without waiting (CLOSE stays queued for a poll that
             # will probably never come).
-            await asyncio.wait_for(socket.close(wait=False, reason=reason), max(0.0, deadline - started))
+            await asyncio.wait_for(sessions.close(socket, reason, wait=False), max(0.0, deadline - started))
         return False
-    closing = asyncio.ensure_future(socket.close(wait=True, reason=reason))
+    closing = asyncio.ensure_future(sessions.close(socket, reason, wait=True))
     if await _while_collecting(socket, closing, deadline, started):
         return closing.exception() is None
     # Stop waiting for the client; a disconnect handler in progress still finishes.
-    if isinstance(socket.queue, PacketQueue):
-        socket.queue.close()
+    queue = sessions.queue_of(socket)
+    if queue is not None:
+        queue.close()
     else:
         closing.cancel()
     done, _ = await asyncio.wait({closing}, timeout=max(0.0, deadline - loop.time()))
