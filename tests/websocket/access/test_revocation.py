@@ -10,6 +10,7 @@ import pytest
 
 from events.broadcaster import get_broadcaster
 from tests.conftest import ClientFactory
+from tests.support.barrier import mark_in_process, reached
 from tests.support.clients import Client, ConnectRefused
 from tests.support.figures import record
 from tests.support.instances import broadcast_from
@@ -41,7 +42,7 @@ async def test_revoke_room_takes_the_user_out_and_keeps_them_out(
 
     assert await get_broadcaster().broadcast_project_deleted(project_id=project, deleted_by="x")
     await colleague.wait_for("project.deleted")
-    await asyncio.sleep(0.2)
+    await reached(await mark_in_process("member"), *tabs)
     assert all(tab.received("project.deleted") == [] for tab in tabs)
 
     await asyncio.sleep(1.1)  # JWT iat has whole seconds
