@@ -20,6 +20,38 @@ from websocket.access.policy import set_room_policy
 pytest_plugins = ["tests.support.figures"]
 
 
+def _examine_server_logs(node: pytest.Item | pytest.Collector) -> None:
+    marker = node.get_closest_marker("server_errors")
+    expected = marker.args if marker else ()
+    problems = []
+    for server in list(ServerProcess.watched):
+        found = server.unexamined_trouble(*expected)
+        if found:
+            problems.append(f"{server.log_path}:\n" + "\n".join(found[:10]))
+        if server.exited:
+            ServerProcess.watched.remove(server)
+    assert not problems, "trouble in a server's log:\n" + "\n".join(problems)
+
+
+@pytest.fixture(autouse=True)
+def _clean_server_logs(request: pytest.FixtureRequest) -> Iterator[None]:
+    """What every ServerProcess wrote during the test holds no trouble (tests/support/logcheck.py).
+
+    Checked after the test's own fixtures stopped their servers, so shutdown is included.
+    A test that provokes error records on purpose names their events:
+    `@pytest.mark.server_errors("event_not_published", ...)`.
+    """
+    yield
+    _examine_server_logs(request.node)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _clean_server_logs_of_module(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The same for a module's own servers, once its fixtures have stopped them."""
+    yield
+    _examine_server_logs(request.node)
+
+
 @pytest.fixture(scope="session")
 async def _session_server() -> AsyncIterator[LiveServer]:
     server = await LiveServer().start()

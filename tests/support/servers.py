@@ -18,12 +18,13 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import uvicorn
 from fastapi import APIRouter
 
+from tests.support.logcheck import trouble_in
 from tests.support.net import free_port
 from tests.support.tokens import SECRET, WEBHOOK_SECRET
 
@@ -128,7 +129,15 @@ class LiveServer:
 
 
 class ServerProcess:
-    """`python main.py` in a child process, its log captured to a file."""
+    """`python main.py` in a child process, its log captured to a file.
+
+    Every one started is watched: conftest's autouse log check reads what each
+    wrote during a test (and at the end of a module) and fails the test on any
+    trouble (`trouble()`), unless the test names the error events it provokes
+    with `@pytest.mark.server_errors(...)`.
+    """
+
+    watched: ClassVar[list[ServerProcess]] = []
 
     def __init__(self, port: int | None = None, **settings: Any) -> None:
         self.port = port or free_port()
@@ -137,11 +146,13 @@ class ServerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self._log = tempfile.NamedTemporaryFile(prefix="server-", suffix=".log", dir=LOG_DIR, delete=False)  # noqa: SIM115
         self.log_path = Path(self._log.name)
+        self._examined = 0  # bytes of the log the autouse check has read
 
     async def start(self, timeout: float = 15) -> ServerProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "main.py"], cwd=API_DIR, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
         )
+        ServerProcess.watched.append(self)
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient() as http:
             while time.monotonic() < deadline:
@@ -168,10 +179,23 @@ class ServerProcess:
                     parsed.append(record)
         return parsed
 
-    def trouble(self) -> list[str]:
-        """Log lines that should never appear: tracebacks and anything logged at error level."""
-        errors = [json.dumps(r) for r in self.records() if r.get("level") in ("error", "critical")]
-        return [line for line in self.log().splitlines() if "Traceback" in line] + errors
+    def trouble(self, *expected: str) -> list[str]:
+        """What a clean run never logs (tests/support/logcheck.py): tracebacks, error and critical
+        records, Python's complaints; `expected`: events of error records provoked on purpose."""
+        return trouble_in(self.log(), expected)
+
+    @property
+    def exited(self) -> bool:
+        return self.proc is None or self.proc.poll() is not None
+
+    def unexamined_trouble(self, *expected: str) -> list[str]:
+        """`trouble()` in what the log gained since the last call (whole lines while it runs)."""
+        data = self.log_path.read_bytes()
+        end = len(data) if self.exited else data.rfind(b"\n") + 1
+        if end <= self._examined:
+            return []
+        chunk, self._examined = data[self._examined : end], end
+        return trouble_in(chunk.decode(errors="replace"), expected)
 
     def signal(self, sig: int) -> None:
         if self.proc is not None and self.proc.poll() is None:
