@@ -8,16 +8,23 @@ from typing import Any
 
 import pytest
 
-from events.broadcaster import get_broadcaster
 from tests.support.clients import Client
 from tests.support.instances import two_instances
 from tests.support.node import NodeClient
+from tests.support.process_state import reset_process_state
 from tests.support.redis import RedisServer, acl_redis_server, redis_url_from_env
 from tests.support.servers import LiveServer, ServerProcess
-from webhooks.projects import set_project_resolver
-from websocket.access.policy import set_room_policy
 
-pytest_plugins = ["tests.support.figures"]
+pytest_plugins = ["tests.support.figures", "tests.support.order"]
+
+
+@pytest.fixture(autouse=True)
+async def _fresh_process_state() -> AsyncIterator[None]:
+    """Every process-wide singleton as a fresh process has it, before and after each test
+    (tests/support/process_state.py): no test depends on what another left behind."""
+    await reset_process_state()
+    yield
+    await reset_process_state()
 
 
 def _examine_server_logs(node: pytest.Item | pytest.Collector) -> None:
@@ -60,14 +67,9 @@ async def _session_server() -> AsyncIterator[LiveServer]:
 
 
 @pytest.fixture
-async def server(_session_server: LiveServer) -> AsyncIterator[LiveServer]:
+async def server(_session_server: LiveServer) -> LiveServer:
     """The shared in-process server, with the process-wide broadcaster attached to it."""
-    state = _session_server.app.state
-    get_broadcaster().attach(state.transport, observer=state.metrics)
-    get_broadcaster().use_dedupe(state.dedupe)
-    yield _session_server
-    set_room_policy(None)
-    set_project_resolver(None)
+    return _session_server.attach_broadcaster()
 
 
 ClientFactory = Callable[..., Awaitable[Client]]

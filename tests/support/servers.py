@@ -119,6 +119,15 @@ class LiveServer:
             connection.transport.abort()
         return len(connections)
 
+    def attach_broadcaster(self) -> LiveServer:
+        """Deliver `get_broadcaster()`'s events through this server, as its lifespan does at start."""
+        from events.broadcaster import get_broadcaster
+
+        state = self.app.state
+        get_broadcaster().attach(state.transport, observer=state.metrics)
+        get_broadcaster().use_dedupe(state.dedupe, self.settings.dedupe_window)
+        return self
+
     @property
     def sio(self) -> Any:
         return self.app.state.sio
