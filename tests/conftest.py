@@ -13,9 +13,25 @@ from tests.support.instances import two_instances
 from tests.support.node import NodeClient
 from tests.support.process_state import reset_process_state
 from tests.support.redis import RedisServer, acl_redis_server, redis_url_from_env
-from tests.support.servers import LiveServer, ServerProcess
+from tests.support.servers import FAST_PATH_OFF, LiveServer, ServerProcess
 
 pytest_plugins = ["tests.support.figures", "tests.support.order"]
+
+
+def pytest_report_header() -> str | None:
+    return (
+        "WS_FAST_PATH=false: servers under test use python-engineio's own sockets" if FAST_PATH_OFF else None
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`@pytest.mark.fast_path_only(reason=...)`: a guarantee only the fast path gives, skipped without it."""
+    if not FAST_PATH_OFF:
+        return
+    for item in items:
+        marker = item.get_closest_marker("fast_path_only")
+        if marker is not None:
+            item.add_marker(pytest.mark.skip(reason=f"fast path only: {marker.kwargs['reason']}"))
 
 
 @pytest.fixture(autouse=True)

@@ -32,6 +32,10 @@ ROOT = Path(__file__).resolve().parents[2]
 API_DIR = ROOT / "apps" / "api"
 # One folder per test run for the child servers' logs (kept for post-mortems of failures).
 LOG_DIR = tempfile.mkdtemp(prefix="eventserver-test-logs-")
+# Settings a whole test run may choose from its own environment (the Makefile's second pass
+# runs the protocol tests with WS_FAST_PATH=false); a test's own overrides still win.
+FROM_ENVIRONMENT = ("WS_FAST_PATH",)
+FAST_PATH_OFF = os.environ.get("WS_FAST_PATH", "").strip().lower() in ("0", "false", "f", "no", "n", "off")
 
 
 def test_env(**overrides: Any) -> dict[str, str]:
@@ -51,6 +55,7 @@ def test_env(**overrides: Any) -> dict[str, str]:
         # (tests/websocket/server/test_flood.py sets the defaults back).
         "CONNECT_FAILURE_BURST": "1000000",
     }
+    env.update({name: os.environ[name] for name in FROM_ENVIRONMENT if os.environ.get(name)})
     env.update({key.upper(): str(value) for key, value in overrides.items()})
     return env
 

@@ -12,6 +12,8 @@ from tests.conftest import ClientFactory
 from tests.support.barrier import mark_in_process, reached
 from tests.support.tokens import token
 
+pytestmark = pytest.mark.protocol  # run again with WS_FAST_PATH=false (Makefile)
+
 READ_ALL = ("projects:read", "agents:read", "workflows:read")
 
 

@@ -25,6 +25,8 @@ from tests.support.servers import ServerProcess
 from tests.support.tokens import token
 from websocket.protocol.paths import ENGINEIO_PATH
 
+pytestmark = pytest.mark.protocol  # run again with WS_FAST_PATH=false (Makefile)
+
 PROJECT = uuid.uuid4()
 TOKEN = token("raw-user")
 

@@ -17,6 +17,8 @@ from tests.support.node import JS_DIR, NodeFactory, ensure_node_modules
 from tests.support.servers import ROOT, LiveServer
 from tests.support.tokens import token
 
+pytestmark = pytest.mark.protocol  # run again with WS_FAST_PATH=false (Makefile)
+
 PID = uuid.uuid4()
 
 
