@@ -57,14 +57,19 @@ def _examine_server_logs(node: pytest.Item | pytest.Collector) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _clean_server_logs(request: pytest.FixtureRequest) -> Iterator[None]:
+async def _clean_server_logs(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     """What every ServerProcess wrote during the test holds no trouble (tests/support/logcheck.py).
 
-    Checked after the test's own fixtures stopped their servers, so shutdown is included.
-    A test that provokes error records on purpose names their events:
-    `@pytest.mark.server_errors("event_not_published", ...)`.
+    Checked after the test's own fixtures stopped their servers, so shutdown is included;
+    one the test left running (it failed before its stop, say) is stopped first, so that
+    nothing it writes later is blamed on another test. A test that provokes error records
+    on purpose names their events: `@pytest.mark.server_errors("event_not_published", ...)`.
     """
+    before = set(map(id, ServerProcess.watched))
     yield
+    for server in ServerProcess.watched:
+        if id(server) not in before and not server.exited:
+            await server.stop()
     _examine_server_logs(request.node)
 
 
