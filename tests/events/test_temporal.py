@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -206,12 +205,6 @@ def test_the_server_runs_without_temporalio() -> None:
         env={"PATH": "/usr/bin:/bin", "JWT_SECRET_KEY": "k" * 40},
     )
     assert result.stdout.strip().endswith("ok"), result.stderr
-
-
-@pytest.fixture(autouse=True)
-def _restore_dedupe(server: LiveServer) -> Iterator[None]:
-    yield
-    get_broadcaster().use_dedupe(server.app.state.dedupe)
 
 
 async def test_the_example_workflow_runs_on_a_real_temporal_server(

@@ -11,13 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from events.broadcaster import get_broadcaster
 from examples import routes as example_usage
 from tests.conftest import ClientFactory
 from tests.support.github import deliver, fixture
 from tests.support.servers import ROOT, LiveServer, ServerProcess
 from tests.support.tokens import token
-from webhooks.projects import set_project_resolver
 
 READ_ALL = ("projects:read", "workflows:read")
 
@@ -31,13 +29,9 @@ async def _example_server() -> AsyncIterator[LiveServer]:
 
 
 @pytest.fixture
-async def server(_example_server: LiveServer) -> AsyncIterator[LiveServer]:
+async def server(_example_server: LiveServer) -> LiveServer:
     """This module's server (it overrides conftest's), the process-wide broadcaster attached to it."""
-    state = _example_server.app.state
-    get_broadcaster().attach(state.transport, observer=state.metrics)
-    get_broadcaster().use_dedupe(state.dedupe)
-    yield _example_server
-    set_project_resolver(None)
+    return _example_server.attach_broadcaster()
 
 
 async def test_route_example_broadcasts_after_its_work(server: LiveServer, connect: ClientFactory) -> None:

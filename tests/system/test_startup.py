@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -21,23 +20,13 @@ def bare_env(**extra: str) -> dict[str, str]:
     return {**keep, **extra}
 
 
-def log_lines(text: str) -> list[dict[str, object]]:
-    lines = []
-    for line in text.splitlines():
-        try:
-            lines.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return lines
-
-
 async def test_starts_with_no_configuration_and_says_where_the_dev_token_is() -> None:
     server = ServerProcess()
     # No HOST either: development listens on loopback by default.
     server.env = bare_env(PORT=str(server.port), LOG_FORMAT="json")
     await server.start()
     try:
-        entries = log_lines(server.log())
+        entries = server.records()
         started = [e for e in entries if e.get("event") == "development_token_available"]
         assert started, server.log()
         assert started[0]["fetch"] == f"curl -s localhost:{server.port}/ws/dev-token"
@@ -103,4 +92,4 @@ async def test_sigterm_stops_the_server() -> None:
     # uvicorn shuts down gracefully, then re-raises the signal it caught
     assert await server.wait(15) in (0, -15)
     await eventually(lambda: "server_stopped" in server.log())
-    assert "Traceback" not in server.log()
+    assert server.trouble() == []

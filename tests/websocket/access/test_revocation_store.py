@@ -101,6 +101,7 @@ async def test_an_instance_started_after_a_servers_revocation_enforces_it(shared
             await assert_enforced(later.url, f"project:{project}", old_member, old_disabled)
 
 
+@pytest.mark.server_errors("redis_subscription_lost", "redis_publish_failed")  # the cut
 async def test_revocations_sent_while_an_instance_was_deaf_reach_it_when_it_hears_again(
     shared: dict[str, str],
 ) -> None:
@@ -170,7 +171,7 @@ async def test_the_documented_acl_user_can_store_and_load_revocations(
         with pytest.raises(ConnectRefused) as refused:
             await Client().connect(later.url, old_disabled)
         assert refused.value.data["code"] == "ACCESS_REVOKED"
-        assert "Traceback" not in later.log() and "NOPERM" not in later.log()
+        assert later.trouble() == [] and "NOPERM" not in later.log()
 
 
 async def test_stored_revocations_are_read_in_pages_without_loss_or_repeat(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 
 import httpx
 import redis.asyncio as aioredis
 
+from tests.support.barrier import mark_from, reached
 from tests.support.clients import Client
 from tests.support.instances import broadcast_from, health
 from tests.support.net import eventually
@@ -67,7 +67,8 @@ async def test_broadcast_on_one_instance_reaches_subscribers_on_all(
         assert await broadcast_from(a, project_id) is True
         await on_b.wait_count("project.updated", 2)
         await on_a.wait_count("project.updated", 2)
-        await asyncio.sleep(0.3)
+        # Through a's broadcaster and the channel after both updates: a repeat or a stray one would be first.
+        await reached(await mark_from(a, "bystander", "on-a"), bystander, on_a)
         assert bystander.received("project.updated") == []
         assert len(on_a.received("project.updated")) == 2  # exactly once each
     finally:
@@ -96,7 +97,8 @@ async def test_write_only_process_reaches_every_instance(
         for client in clients:
             event = await client.wait_for("project.updated")
             assert event["data"]["updated_by"] == "worker:nightly-import"
-        await asyncio.sleep(0.3)
+        # The worker has published and exited; b's marker crosses the same channel after its event.
+        await reached(await mark_from(b, "w-bystander"), bystander)
         assert bystander.received("project.updated") == []
     finally:
         for client in (*clients, bystander):

@@ -19,6 +19,8 @@ from tests.support.tcpproxy import FreezableProxy
 from tests.support.tokens import token
 
 READ = ("projects:read",)
+# What an instance logs at error level when its Redis goes away, as these tests make it do.
+LOST = ("redis_subscription_lost", "redis_publish_failed")
 TIMEOUT = 1.0  # BROADCAST_TIMEOUT for these instances
 FAST = {"broadcast_timeout": TIMEOUT, "redis_canary_interval": 0.2, "ping_interval": 1, "ping_timeout": 2}
 
@@ -34,6 +36,7 @@ async def redis_is(server: ServerProcess, expected: str) -> bool:
     return (await health(server))["redis"] == expected
 
 
+@pytest.mark.server_errors(*LOST, "event_not_published")
 async def test_outage_keeps_serving_and_recovers_by_itself(private_redis: RedisServer) -> None:
     channel = f"outage-{uuid.uuid4().hex[:8]}"
     settings = {"redis_url": private_redis.url, "socketio_channel": channel, **FAST}
@@ -86,9 +89,9 @@ async def test_outage_keeps_serving_and_recovers_by_itself(private_redis: RedisS
         await asyncio.gather(a.stop(), b.stop())
     for server in (a, b):
         assert "redis_subscription_lost" in server.log()
-        assert "Traceback" not in server.log()
 
 
+@pytest.mark.server_errors(*LOST)
 async def test_killed_pubsub_connection_is_resubscribed(private_redis: RedisServer) -> None:
     server = ServerProcess(redis_url=private_redis.url, socketio_channel="kill-test", **FAST)
     await server.start()
@@ -110,6 +113,7 @@ async def test_killed_pubsub_connection_is_resubscribed(private_redis: RedisServ
     assert "redis_subscription_restored" in server.log()
 
 
+@pytest.mark.server_errors(*LOST, "redis_subscription_deaf")
 async def test_silently_dead_subscription_is_noticed_by_the_canary(private_redis: RedisServer) -> None:
     proxy = await FreezableProxy(private_redis.port).start()
     server = ServerProcess(redis_url=proxy.url, socketio_channel="deaf-test", **FAST)

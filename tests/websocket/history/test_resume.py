@@ -25,6 +25,8 @@ from websocket.broker.transport import RedisTransport
 from websocket.history.in_redis import RedisHistory
 from websocket.protocol.payloads import WorkflowProgress
 
+pytestmark = pytest.mark.protocol  # run again with WS_FAST_PATH=false (Makefile)
+
 READ = ("workflows:read", "projects:read")
 
 

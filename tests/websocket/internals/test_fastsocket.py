@@ -26,6 +26,8 @@ from websocket.internals.packet_queue import PacketQueue
 from websocket.protocol.paths import ENGINEIO_PATH, NAMESPACE
 from websocket.protocol.payloads import WorkflowProgress
 
+pytestmark = pytest.mark.protocol  # run again with WS_FAST_PATH=false (Makefile)
+
 
 async def until_closed(ws: Any, timeout: float = 10) -> None:
     """Read (without answering pings) until the server closes the WebSocket."""
@@ -38,6 +40,7 @@ def engine_socket(server: LiveServer, client: Client) -> Any:
     return server.sio.eio.sockets[client.sio.eio.sid]
 
 
+@pytest.mark.fast_path_only(reason="it checks that FastSocket is in use")
 @pytest.mark.parametrize("transports", [["websocket"], ["polling", "websocket"], ["polling"]])
 async def test_every_transport_gets_a_fast_socket(
     server: LiveServer, connect: Any, transports: list[str]
@@ -70,6 +73,7 @@ async def test_switched_off_it_is_python_engineio_as_shipped() -> None:
             await client.close()
 
 
+@pytest.mark.fast_path_only(reason='stock reports a ping timeout over WebSocket as "transport close"')
 async def test_a_client_answering_pings_stays_and_a_silent_one_is_dropped() -> None:
     async with running(LiveServer(ping_interval=1, ping_timeout=1)) as server:
         live = await Client().connect(server.url, token("pings-live"), transports=["websocket"])
@@ -87,6 +91,9 @@ async def test_a_client_answering_pings_stays_and_a_silent_one_is_dropped() -> N
         assert [(e["user_id"], e["reason"]) for e in gone] == [("pings-silent", "ping timeout")]
 
 
+@pytest.mark.fast_path_only(
+    reason="stock leaves the WebSocket open after CLOSE; socket.io-client notices after the ping timeout"
+)
 @pytest.mark.parametrize("transports", [["websocket"], ["polling", "websocket"]])
 async def test_a_server_initiated_close_reaches_socket_io_client_at_once(
     server: LiveServer, node: NodeFactory, transports: list[str]
@@ -159,6 +166,7 @@ async def test_a_message_over_the_size_limit_closes_only_that_connection() -> No
         assert (await small.next_ack(1))[0]["status"] == "success"
 
 
+@pytest.mark.fast_path_only(reason='stock answers the goodbye poll with 400 "Session is disconnected"')
 async def test_a_polling_client_between_polls_still_collects_the_goodbye(server: LiveServer) -> None:
     """A close that waits for the client must not refuse the very poll it waits for.
 

@@ -133,6 +133,20 @@ async def test_a_stuck_write_is_abandoned_on_request() -> None:
     assert send.sent == [] and queue.closed and writer.ended
 
 
+async def test_abandoning_a_writer_whose_task_never_ran_returns() -> None:
+    """The peer left before the Task a blocked write started ever ran (a bad packet closes the
+    session, the client hangs up): stop() once waited on that cancelled Task forever, spinning
+    until uvicorn's shutdown timeout cancelled the connection's handler."""
+    queue = PacketQueue()
+    send = GatedSend()
+    writer = WebSocketWriter(queue, send)
+    send.gate.clear()
+    queue.put_nowait(message("x"))  # blocks inside the put: the Task is created, not yet run
+    async with asyncio.timeout(1):  # in this Task: the writer's must not get to run first
+        await writer.stop(abandon=True)
+    assert send.sent == [] and queue.closed and writer.ended
+
+
 async def test_packets_queued_before_the_websocket_are_sent_first() -> None:
     queue = PacketQueue()
     queue.put_nowait(message("open"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -10,10 +9,13 @@ from typing import Any
 
 import pytest
 
+from tests.support.barrier import mark_from, mark_in_process, reached
 from tests.support.clients import Client
+from tests.support.instances import two_instances
 from tests.support.net import eventually
-from tests.support.servers import ServerProcess
+from tests.support.servers import LiveServer, ServerProcess
 from tests.support.tokens import token
+from websocket.protocol.paths import NAMESPACE
 
 READ = ("projects:read", "agents:read")
 HEARTBEAT = 0.3  # an instance is gone after 3 missed heartbeats (0.9 s)
@@ -66,7 +68,9 @@ async def test_global_presence_gives_totals_to_users_and_the_list_to_admins(
     assert users(own) == {f"bob-{tag}": 1}
 
 
-async def test_agent_lifecycle_on_one_instance(connect: Callable[..., Awaitable[Client]]) -> None:
+async def test_agent_lifecycle_on_one_instance(
+    server: LiveServer, connect: Callable[..., Awaitable[Client]]
+) -> None:
     agent_id = str(uuid.uuid4())
     watcher = await connect(token("watcher", scopes=READ))
     await watcher.subscribe(f"agent:{agent_id}")
@@ -74,8 +78,13 @@ async def test_agent_lifecycle_on_one_instance(connect: Callable[..., Awaitable[
     second = await connect(token(agent_id, role="agent", scopes=()))
     connected = await watcher.wait_for("agent.connected")
     assert connected["data"]["agent_id"] == agent_id
+    first_sid = first.sid
     await first.close()
-    await asyncio.sleep(0.3)
+    # python-socketio forgets a sid's rooms once its disconnect handler (which decides whether
+    # the agent is gone, and announces it) has returned; a marker published after that follows
+    # any agent.disconnected to the watcher.
+    await eventually(lambda: not server.sio.rooms(first_sid, namespace=NAMESPACE))
+    await reached(await mark_in_process("watcher"), watcher)
     assert watcher.received("agent.disconnected") == []  # one connection is still open
     await second.close()
     gone = await watcher.wait_for("agent.disconnected")
@@ -85,14 +94,15 @@ async def test_agent_lifecycle_on_one_instance(connect: Callable[..., Awaitable[
 
 @pytest.fixture
 async def pair(redis_url: str, unique_channel: str) -> AsyncIterator[tuple[ServerProcess, ServerProcess]]:
-    settings = {
-        "redis_url": redis_url, "socketio_channel": unique_channel, "redis_key_prefix": unique_channel,
-        "presence_heartbeat": HEARTBEAT,
-    }  # fmt: skip
-    a, b = ServerProcess(**settings), ServerProcess(**settings)
-    await asyncio.gather(a.start(), b.start())
-    yield a, b
-    await asyncio.gather(a.stop(), b.stop())
+    """conftest's pair, with heartbeats quick enough to notice a lost instance within a test."""
+    async with two_instances(redis_url, unique_channel, presence_heartbeat=HEARTBEAT) as servers:
+        yield servers
+
+
+def disconnect_handled(server: ServerProcess, sid: str | None) -> bool:
+    """`websocket_disconnect` is logged after the handler decided whether an agent is gone."""
+    records = server.records()
+    return any(r.get("event") == "websocket_disconnect" and r.get("connection_id") == sid for r in records)
 
 
 async def test_presence_across_instances_and_a_crash(pair: tuple[ServerProcess, ServerProcess]) -> None:
@@ -138,9 +148,13 @@ async def test_agent_counts_across_instances(pair: tuple[ServerProcess, ServerPr
         await watcher.subscribe(f"agent:{agent_id}")
         agents.append(await Client().connect(a.url, token(agent_id, role="agent", scopes=())))
         await watcher.wait_for("agent.connected")
+        # b decided "not the first" (and published nothing) before it answered this connect.
         agents.append(await Client().connect(b.url, token(agent_id, role="agent", scopes=())))
+        first_sid = agents[0].sid
         await agents[0].close()  # still connected on b
-        await asyncio.sleep(0.5)
+        await eventually(lambda: disconnect_handled(a, first_sid))
+        # From a, after both decisions: a stray agent.connected or agent.disconnected would be first.
+        await reached(await mark_from(a, "watcher"), watcher)
         assert len(watcher.received("agent.connected")) == 1
         assert watcher.received("agent.disconnected") == []
         await agents[1].close()  # the last one, on another instance than the first

@@ -27,6 +27,8 @@ from tests.support.tokens import token
 from websocket.protocol.errors import ErrorCode
 from websocket.protocol.paths import ENGINEIO_PATH
 
+pytestmark = pytest.mark.protocol  # run again with WS_FAST_PATH=false (Makefile)
+
 COMMANDS = ["subscribe", "unsubscribe", "debug:rooms", "auth.refresh"]
 RESERVED = ["connect", "disconnect", "connect_error", "message", "*", "", " subscribe", "SUBSCRIBE"]
 CODES = {code.value for code in ErrorCode}

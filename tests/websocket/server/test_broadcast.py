@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import pytest
@@ -10,7 +9,10 @@ from pydantic import ValidationError
 
 from events.broadcaster import EventBroadcaster, get_broadcaster
 from tests.conftest import ClientFactory
+from tests.support.barrier import mark_in_process, reached
 from tests.support.tokens import token
+
+pytestmark = pytest.mark.protocol  # run again with WS_FAST_PATH=false (Makefile)
 
 READ_ALL = ("projects:read", "agents:read", "workflows:read")
 
@@ -35,7 +37,8 @@ async def test_project_update_reaches_only_project_subscribers(connect: ClientFa
     assert event["data"]["changes"] == {"status": "active"}
     assert uuid.UUID(event["id"]) and event["timestamp"].endswith("Z")
 
-    await asyncio.sleep(0.3)  # give a wrong delivery the time to show up
+    # Published after the update, so a wrong delivery of the update would be there first.
+    await reached(await mark_in_process("sub-2", "sub-3"), other_project, unsubscribed)
     assert other_project.received("project.updated") == []
     assert unsubscribed.received("project.updated") == []
 
@@ -68,7 +71,7 @@ async def test_user_and_global_rooms(connect: ClientFactory) -> None:
     )  # fmt: skip
     event = await alice.wait_for("ai.suggestion")
     assert event["room"] == "user:alice"
-    await asyncio.sleep(0.2)
+    await reached(await mark_in_process("bob"), bob)
     assert bob.received("ai.suggestion") == []
 
 

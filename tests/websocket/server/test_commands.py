@@ -16,6 +16,8 @@ from websocket.access.policy import set_room_policy
 from websocket.access.tokens import Principal
 from websocket.protocol.rooms import MAX_ROOM_LENGTH, Room, RoomKind
 
+pytestmark = pytest.mark.protocol  # run again with WS_FAST_PATH=false (Makefile)
+
 PID = str(uuid.uuid4())
 FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 

@@ -7,9 +7,23 @@ import pytest
 
 from tests.conftest import ClientFactory
 from tests.support.clients import Client, ConnectRefused
-from tests.support.servers import LiveServer
+from tests.support.servers import FAST_PATH_OFF, LiveServer
 from tests.support.tokens import SECRET, token
+from websocket.internals.fastsocket import FastSocket
 from websocket.protocol.paths import DEFAULT_ENGINEIO_PATH, ENGINEIO_PATH
+
+pytestmark = pytest.mark.protocol  # run again with WS_FAST_PATH=false (Makefile)
+
+
+@pytest.mark.parametrize("transports", [["websocket"], ["polling"]])
+async def test_the_server_under_test_has_the_sockets_ws_fast_path_asks_for(
+    server: LiveServer, connect: ClientFactory, transports: list[str]
+) -> None:
+    """The Makefile's second pass (WS_FAST_PATH=false) really runs on python-engineio's own sockets."""
+    client = await connect(transports=transports)
+    socket = server.sio.eio.sockets[client.sio.eio.sid]
+    assert server.settings.ws_fast_path is not FAST_PATH_OFF
+    assert (type(socket) is FastSocket) is not FAST_PATH_OFF
 
 
 @pytest.mark.parametrize("path", [ENGINEIO_PATH, DEFAULT_ENGINEIO_PATH])

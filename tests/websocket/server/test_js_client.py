@@ -13,6 +13,8 @@ from tests.support.node import JS_DIR, NodeFactory, ensure_node_modules
 from tests.support.servers import LiveServer
 from tests.support.tokens import token
 
+pytestmark = pytest.mark.protocol  # run again with WS_FAST_PATH=false (Makefile)
+
 # The quick-start snippet of the module description, verbatim but for the URL and token.
 SPEC_SNIPPET = """\
 import io from "socket.io-client";

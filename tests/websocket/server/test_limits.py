@@ -21,6 +21,8 @@ from tests.support.servers import LiveServer, running
 from tests.support.tokens import token
 from websocket.protocol.paths import ENGINEIO_PATH
 
+pytestmark = pytest.mark.protocol  # run again with WS_FAST_PATH=false (Makefile)
+
 PID = uuid.uuid4()
 READ = ("projects:read",)
 

@@ -34,6 +34,8 @@ from tests.support.tokens import token
 from websocket.protocol.paths import NAMESPACE
 from websocket.protocol.payloads import WorkflowProgress
 
+pytestmark = pytest.mark.protocol  # run again with WS_FAST_PATH=false (Makefile)
+
 PAD = "x" * 10_000  # ~10 KB per event: the 1 MiB ceiling and the kernel's buffers fill in a few hundred
 MAX_EVENTS = 3000  # ~30 MB: far past any buffer; without the ceiling the peer is never cut
 FAST = {"ping_interval": 1, "ping_timeout": 1}  # the blind pongs, not the heartbeat, keep the peers alive

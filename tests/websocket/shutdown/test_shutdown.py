@@ -23,6 +23,8 @@ from tests.support.tokens import token
 from tests.support.traffic import rename
 from websocket.protocol.paths import ENGINEIO_PATH
 
+pytestmark = pytest.mark.protocol  # run again with WS_FAST_PATH=false (Makefile)
+
 READ = ("projects:read",)
 DEFAULT_TIMEOUT = float(Settings.model_fields["shutdown_timeout"].default)
 PROMPT = 2.0  # seconds from SIGTERM to exit when every client behaves
@@ -74,12 +76,17 @@ def updates_before_shutdown(events: list[tuple[str, object]], who: str = "") -> 
     return [data["data"]["project_name"] for name, data in events[:cut] if name == "project.updated"]  # type: ignore[index]
 
 
-def quiet(server: ServerProcess) -> list[str]:
-    """What a normal shutdown must not log: tracebacks, error lines, uvicorn cancelling tasks."""
-    cancels = [line for line in server.log().splitlines() if "Cancel " in line and "running task" in line]
-    return server.trouble() + cancels
+# Measured with WS_FAST_PATH=false: both tests below fail. python-engineio's own sockets leave a
+# WebSocket open after its CLOSE packet (socket.io-client ignores the packet) and refuse a poll
+# after the goodbye ("Session is disconnected", logged at error); so SIGTERM takes the whole
+# SHUTDOWN_TIMEOUT (10.2 s instead of 0.5 s) and a polling client sees "transport error".
+STOCK_SHUTDOWN = (
+    "stock sockets: a server-closed WebSocket stays open and a goodbye poll gets 400 "
+    "(test_fastsocket.py), so SIGTERM waits for SHUTDOWN_TIMEOUT"
+)
 
 
+@pytest.mark.fast_path_only(reason=STOCK_SHUTDOWN)
 @pytest.mark.parametrize("redis", [False, True], ids=["single", "redis"])
 async def test_sigterm_is_prompt_and_every_client_sees_a_clean_close(
     node: NodeFactory, redis: bool, request: pytest.FixtureRequest
@@ -144,7 +151,8 @@ async def test_sigterm_is_prompt_and_every_client_sees_a_clean_close(
     # The session that never joined was closed too: a CLOSE packet, then the close frame.
     assert (await frames_until_closed(never_joined))[-1:] == ["1"]
 
-    assert quiet(server) == []
+    # Nothing a normal shutdown must not log (uvicorn cancelling tasks is an error record too).
+    assert server.trouble() == []
     drained = next(r for r in server.records() if r.get("event") == "shutdown_drained")
     assert drained["in_flight_finished"] is True and drained["told"] == 5, drained  # the stuck one too
     # Collected: four clients and the WebSocket that never joined; not the two that stopped polling.
@@ -176,6 +184,7 @@ async def slow_request(server: ServerProcess) -> asyncio.StreamWriter:
     return writer
 
 
+@pytest.mark.fast_path_only(reason=STOCK_SHUTDOWN)
 async def test_while_draining_new_sessions_get_503_and_what_outlives_the_timeout_is_cut_quietly() -> None:
     timeout = 3.0
     # The body timeout is longer than the drain here, so that only the drain can end that request.
@@ -205,7 +214,8 @@ async def test_while_draining_new_sessions_get_503_and_what_outlives_the_timeout
     assert took < timeout + 1.5, took
     await eventually(lambda: not polling_client.sio.connected)
     assert polling_client.disconnect_reasons == ["server disconnect"]
-    assert quiet(server) == []
+    # Nothing a normal shutdown must not log (uvicorn cancelling tasks is an error record too).
+    assert server.trouble() == []
     aborted = next(r for r in server.records() if r.get("event") == "connections_aborted")
     assert aborted["count"] == 1, aborted
     stalled.close()

@@ -175,6 +175,8 @@ class WebSocketWriter:
         if abandon and self._task is not None:
             self._task.cancel()
         self._queue.put_nowait(None)
-        while self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
+        while (task := self._task) is not None:
+            await asyncio.gather(task, return_exceptions=True)
+            if self._task is task:  # cancelled before it first ran: _run() never cleared it
+                self._task = None
         self._give_up()
