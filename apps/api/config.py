@@ -134,7 +134,7 @@ class Settings(PublisherSettings):
     # and bytes of history one connection may be re-sent per minute by `subscribe {since}`.
     max_queued_bytes: int = Field(default=1024 * 1024, ge=16 * 1024, le=1024 * 1024 * 1024)
     replay_bytes_per_minute: int = Field(default=4 * 1024 * 1024, ge=0, le=1024 * 1024 * 1024)
-    # Handshake floods and brute force, per client address (issue 12 "flood": websocket/server/admission.py,
+    # Handshake floods and brute force, per client address (issue 12 "flood": websocket/gateway/admission.py,
     # the audit summaries in websocket/audit.py). CONNECT_TIMEOUT above belongs with them.
     max_pending_sessions_per_address: int = Field(default=100, ge=1, le=1_000_000)
     connect_failures_per_session: int = Field(default=3, ge=1, le=1000)

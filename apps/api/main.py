@@ -37,19 +37,19 @@ from websocket import audit
 from websocket.access.dev_tokens import DevTokenIssuer
 from websocket.access.revocation import RevocationList
 from websocket.access.tokens import TokenValidator
+from websocket.gateway.cors import RestCORSMiddleware
+from websocket.gateway.http_guard import EngineIOGuard
 from websocket.internals.fastlane import EngineIOFastLane
 from websocket.internals.tcp_reset import RawSendTap
+from websocket.limits.connection import Limits
 from websocket.protocol.paths import ENGINEIO_PREFIXES, NAMESPACE
 from websocket.server.backends import build_backends
 from websocket.server.commands import CommandHandlers
 from websocket.server.connections import ConnectionRegistry, subscription_count
 from websocket.server.control import ConnectionControl
-from websocket.server.cors import RestCORSMiddleware
 from websocket.server.dispatch import Dispatcher
 from websocket.server.gate import ConnectionGate
-from websocket.server.http_guard import EngineIOGuard
 from websocket.server.lifecycle import ConnectionLifecycle
-from websocket.server.limits import Limits
 from websocket.server.rate_limit import CommandRateLimit
 from websocket.server.revoker import Revoker
 from websocket.server.sio import create_sio, engineio_apps

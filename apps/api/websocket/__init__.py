@@ -2,6 +2,8 @@
 
 - `protocol`: the wire vocabulary: event and command models, the envelope,
   error codes, room names, paths. Pure: pydantic and orjson only.
+- `limits`: budgets (token buckets, the command limiter, the replay budget).
+  Pure arithmetic; imports nothing of the service.
 - `audit.py`: the audit trail of refusals. Imports `protocol`.
 - `internals`: every use of another library's internals, the fast path
   among them; the one seam, each name pinned by one contract test
@@ -12,6 +14,9 @@
   Imports `protocol`, `access`, `history`, `internals`.
 - `presence`: who is in a room on every instance; agents coming and going.
   Imports `protocol`, `broker`.
+- `gateway`: what is refused before python-engineio acts on a request:
+  malformed packets, over-limit handshakes, foreign origins, per-address
+  throttles. Imports `protocol`, `limits`, `audit`, `internals`.
 - `server`: the Socket.IO application: handlers, admission, limits,
   subscriptions, the wiring of the stateful parts. Imports all of the above.
 - `shutdown`: the SIGTERM drain. Imports `server` and below.

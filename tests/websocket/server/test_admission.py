@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from config import SettingsError, load_settings
+from websocket.gateway.admission import Admission, FailureThrottle, begin_attempt, end_attempt, note_refusal
 from websocket.protocol.errors import ErrorCode
-from websocket.server.admission import Admission, FailureThrottle, begin_attempt, end_attempt, note_refusal
 
 
 def scope(address: str) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from websocket.server.replay_budget import ReplayBudget
+from websocket.limits.replay_budget import ReplayBudget
 
 MB = 1024 * 1024
 

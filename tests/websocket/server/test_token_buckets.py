@@ -8,7 +8,8 @@ import pytest
 
 from websocket.access.revocation import Revocation, RevocationList
 from websocket.access.tokens import Principal
-from websocket.server.limits import CommandLimiter, TokenBucket, Verdict
+from websocket.limits.buckets import TokenBucket
+from websocket.limits.connection import CommandLimiter, Verdict
 
 
 def test_bucket_allows_its_burst_then_refills_at_its_rate() -> None:

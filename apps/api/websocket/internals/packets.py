@@ -1,7 +1,7 @@
 """Checking what a client sends with python-engineio's own codecs, before python-engineio reads it.
 
 `engineio.packet.Packet` and `engineio.payload.Payload` are python-engineio's
-wire codecs, not a documented API; the HTTP guard (websocket/server/http_guard.py)
+wire codecs, not a documented API; the HTTP guard (websocket/gateway/http_guard.py)
 uses them through these two functions.
 """
 

@@ -2,12 +2,10 @@
 
 `sio` builds the python-socketio server and its ASGI mounts; `lifecycle`
 connects and disconnects; `dispatch` runs every command of the protocol's table
-through `rate_limit` to its implementation in `commands`; `admission` (per
-address), `gate` (per user and instance) and `limits` decide who gets in and
-how much they may ask; `subscriptions` joins, resumes and leaves rooms;
-`token_lifetime` and `revoker` end access, acting on connections only through
-`control`; `http_guard` refuses bad Engine.IO requests before python-engineio
-reads them; `backends` wires the stateful parts (memory or Redis) from one
-setting.
+through `rate_limit` to its implementation in `commands`; `gate` decides who
+gets in (per user and instance); `subscriptions` joins, resumes and leaves
+rooms; `token_lifetime` and `revoker` end access, acting on connections only
+through `control`; `slow_consumers` cuts clients that stop reading; `backends`
+wires the stateful parts (memory or Redis) from one setting.
 May import: every other `websocket` subpackage, `config`, `logging_setup`.
 """

@@ -18,12 +18,12 @@ from typing import TypeVar
 from logging_setup import get_logger
 from websocket.access.policy import get_room_policy
 from websocket.access.revocation import RevocationList
+from websocket.limits.connection import Limits
 from websocket.protocol.commands import COMMANDS, EmptyCommand, RefreshCommand, RoomCommand, SubscribeCommand
 from websocket.protocol.errors import ErrorCode, WebSocketError
 from websocket.protocol.rooms import parse_room
 from websocket.server.connections import Connection, ConnectionOps
 from websocket.server.dispatch import Ack, CommandFn
-from websocket.server.limits import Limits
 from websocket.server.observer import ServerObserver
 from websocket.server.subscriptions import Subscriptions
 from websocket.server.token_lifetime import TokenLifecycle

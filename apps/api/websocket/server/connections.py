@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from websocket.access.tokens import Principal
+from websocket.limits.connection import CommandLimiter
+from websocket.limits.replay_budget import ReplayBudget
 from websocket.protocol.envelope import OutboundEvent
 from websocket.protocol.errors import ErrorCode
 from websocket.protocol.paths import NAMESPACE
-from websocket.server.limits import CommandLimiter
-from websocket.server.replay_budget import ReplayBudget
 
 
 @dataclass(slots=True, eq=False)

@@ -17,9 +17,9 @@ from urllib.parse import parse_qs
 
 from websocket.access.revocation import RevocationList
 from websocket.access.tokens import Principal, TokenValidator
+from websocket.limits.connection import Limits
 from websocket.protocol.errors import ErrorCode, WebSocketError
 from websocket.server.connections import ConnectionRegistry
-from websocket.server.limits import Limits
 
 
 def token_from(auth: Any, environ: dict[str, Any]) -> str | None:

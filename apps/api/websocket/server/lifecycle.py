@@ -26,15 +26,15 @@ from logging_setup import get_logger
 from websocket import audit
 from websocket.access.policy import auto_rooms
 from websocket.access.tokens import Principal
+from websocket.gateway.admission import note_refusal
 from websocket.internals.environ import client_address
+from websocket.limits.connection import Limits
 from websocket.protocol.envelope import OutboundEvent
 from websocket.protocol.errors import ErrorCode, WebSocketError
 from websocket.protocol.notices import LEGACY_ESTABLISHED, ConnectionEstablished
 from websocket.protocol.paths import NAMESPACE
-from websocket.server.admission import note_refusal
 from websocket.server.connections import Connection, ConnectionOps, ConnectionRegistry
 from websocket.server.gate import ConnectionGate
-from websocket.server.limits import Limits
 from websocket.server.observer import ServerObserver
 from websocket.server.sio import EventServer
 from websocket.server.subscriptions import Subscriptions

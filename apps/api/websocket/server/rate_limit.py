@@ -15,9 +15,9 @@ from collections.abc import Coroutine
 from typing import Any
 
 from websocket import audit
+from websocket.limits.connection import Verdict
 from websocket.protocol.errors import ErrorCode, WebSocketError
 from websocket.server.connections import Connection, ConnectionOps
-from websocket.server.limits import Verdict
 
 
 class CommandRateLimit:

@@ -15,13 +15,13 @@ from starlette.types import ASGIApp
 from config import Settings
 from logging_setup import get_logger
 from websocket import audit
+from websocket.gateway.admission import Admission, begin_attempt, end_attempt
+from websocket.gateway.cors import origin_checker
 from websocket.internals.environ import client_address
 from websocket.internals.socketio_server import SocketIOServerBase
 from websocket.protocol import jsonlib
 from websocket.protocol.errors import ErrorCode, WebSocketError
 from websocket.protocol.paths import DEFAULT_ENGINEIO_PATH, ENGINEIO_PATH, MOUNT_PATH
-from websocket.server.admission import Admission, begin_attempt, end_attempt
-from websocket.server.cors import origin_checker
 
 log = get_logger("websocket.server.sio")
 _pending: set[asyncio.Task[None]] = set()
@@ -62,7 +62,7 @@ class EventServer(SocketIOServerBase):
       while they have not joined a namespace) and must join one within
       `connect_timeout` seconds, so handshakes without a token cannot pile
       up; failed namespace connects are throttled per address and end the
-      session after a few (`admission`, see websocket/server/admission.py).
+      session after a few (`admission`, see websocket/gateway/admission.py).
 
     Each is added through a hook of `SocketIOServerBase`
     (websocket/internals/socketio_server.py), the one place that overrides

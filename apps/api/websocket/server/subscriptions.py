@@ -29,6 +29,7 @@ from websocket.access.tokens import Principal
 from websocket.broker.connection import PublishError
 from websocket.history.positions import History, Position, Recovery
 from websocket.internals import sessions
+from websocket.limits.replay_budget import ReplayBudget
 from websocket.presence.counts import Presence
 from websocket.protocol import jsonlib
 from websocket.protocol.commands import SubscribeCommand
@@ -38,7 +39,6 @@ from websocket.protocol.paths import NAMESPACE
 from websocket.protocol.payloads import AgentConnected, AgentDisconnected
 from websocket.protocol.rooms import RoomKind, parse_room, room_name
 from websocket.server.connections import Connection
-from websocket.server.replay_budget import ReplayBudget
 from websocket.server.sio import EventServer, after_ack
 
 log = get_logger("websocket.server.subscriptions")

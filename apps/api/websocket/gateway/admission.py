@@ -40,8 +40,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from websocket.internals.environ import asgi_scope, client_address
+from websocket.limits.buckets import TokenBucket
 from websocket.protocol.errors import ErrorCode, WebSocketError
-from websocket.server.limits import TokenBucket
 
 # Where the HTTP guard leaves a reservation for Engine.IO's connect event to claim.
 RESERVED = "eventserver.pending_address"

@@ -20,7 +20,7 @@ Oversized WebSocket messages are refused by uvicorn (close code 1009,
 `ws_max_size`); this records them.
 
 A handshake (a GET or WebSocket request without a `sid`) first takes a
-pending-session slot for its address (websocket/server/admission.py). Over the
+pending-session slot for its address (websocket/gateway/admission.py). Over the
 address's cap, or with the instance's pool full, it is refused here, before
 Engine.IO allocates a session or logs a word: a polling GET with HTTP 429
 (`TOO_MANY_HANDSHAKES`) or 503 (`SERVER_FULL`), `Retry-After` and a JSON
@@ -37,10 +37,10 @@ from urllib.parse import parse_qs
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from websocket import audit
+from websocket.gateway.admission import Admission
 from websocket.internals.packets import valid_client_frame, valid_client_payload
 from websocket.protocol import jsonlib
 from websocket.protocol.errors import ErrorCode, WebSocketError
-from websocket.server.admission import Admission
 
 UserLookup = Callable[[str], str | None]
 CloseSession = Callable[[str, str], Awaitable[None]]
