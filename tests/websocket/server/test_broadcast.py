@@ -92,8 +92,9 @@ async def test_invalid_arguments_raise_at_the_call_site(connect: ClientFactory) 
     broadcaster = get_broadcaster()
     with pytest.raises(ValidationError):
         await broadcaster.broadcast_workflow_progress(workflow_id="nope", progress=5, current_step="s")
-    with pytest.raises(ValidationError):
-        await broadcaster.broadcast_project_updated(
+    # A misspelt or unknown keyword is a TypeError at the call (and a mypy error before it).
+    with pytest.raises(TypeError, match="unexpected"):
+        await broadcaster.broadcast_project_updated(  # type: ignore[call-arg]
             project_id=uuid.uuid4(), project_name="p", status="s", updated_by="u", unexpected="x"
         )
 
