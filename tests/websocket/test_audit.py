@@ -111,10 +111,14 @@ async def test_every_refusal_is_audited_and_no_token_is_logged(production: Serve
 async def refused_address(server: ServerProcess, local_addr: str | None = None) -> str:
     """Make a refused connection carrying X-Forwarded-For; return the address the audit line names."""
     marker = f"addr-{uuid.uuid4().hex[:8]}"
-    with pytest.raises(ConnectRefused):
-        await Client(local_addr=local_addr).connect(
-            server.url, token(marker, ttl_seconds=-5), headers={"X-Forwarded-For": FORWARDED}
-        )
+    client = Client(local_addr=local_addr)
+    try:
+        with pytest.raises(ConnectRefused):
+            await client.connect(
+                server.url, token(marker, ttl_seconds=-5), headers={"X-Forwarded-For": FORWARDED}
+            )
+    finally:
+        await client.close()  # its own HTTP session (local_addr) too
     await eventually(lambda: any(line.get("code") == "AUTH_EXPIRED" for line in audit_lines(server)))
     line = [line for line in audit_lines(server) if line.get("code") == "AUTH_EXPIRED"][-1]
     return str(line["client_addr"])
