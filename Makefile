@@ -1,11 +1,12 @@
 # make run   - create .venv, install the runtime, start the server on :8000
-# make test  - create .venv, install everything, lint, type-check, run every test
+# make test  - create .venv, install everything, lint, type-check, run every test, then the
+#              protocol tests again with WS_FAST_PATH=false (pytest-stock)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 JS     := tests/js
 
-.PHONY: run test lint typecheck pytest install clean docs bench
+.PHONY: run test lint typecheck pytest pytest-stock install clean docs bench
 .DEFAULT_GOAL := run
 
 $(VENV)/.runtime: requirements.txt
@@ -31,6 +32,7 @@ run: $(VENV)/.runtime
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	cd apps/api && ../../$(VENV)/bin/lint-imports ../../pyproject.toml
 
 typecheck: $(VENV)/.dev
 	$(PY) -m mypy
@@ -38,14 +40,20 @@ typecheck: $(VENV)/.dev
 pytest: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+# The protocol-level tests (marked `protocol`) again on python-engineio's own sockets, so that
+# WS_FAST_PATH=false stays a real way back; guarantees only the fast path gives are skipped
+# there with their reason (`fast_path_only`).
+pytest-stock: install
+	WS_FAST_PATH=false $(PY) -m pytest -m protocol $(PYTEST_ARGS)
+
+test: lint typecheck pytest pytest-stock
 
 # make bench BENCH_ARGS=--quick  - benchmarks (bench/RESULTS.md); not part of `make test`
 bench: $(VENV)/.dev
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 docs: $(VENV)/.dev
-	cd apps/api && ../../$(PY) -m websocket.reference ../../WEBSOCKET_API.md
+	cd apps/api && ../../$(PY) -m contract.markdown ../../WEBSOCKET_API.md
 	cd apps/api && ../../$(PY) -m contract
 
 clean:

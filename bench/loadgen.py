@@ -21,7 +21,7 @@ BENCH_SCOPES = ("projects:read", "agents:read", "workflows:read")
 
 def mint_tokens(secret: str, count: int) -> Path:
     """`count` distinct users' access tokens, as a JSON list in a file."""
-    from websocket.auth import mint_token
+    from websocket.access.tokens import mint_token
 
     tokens = [
         mint_token(

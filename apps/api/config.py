@@ -109,7 +109,7 @@ class Settings(PublisherSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
 
-    # Producers (webhooks/, events/publish_api.py, events/dedupe.py)
+    # Producers (webhooks/, routers/publish.py, events/dedupe.py)
     github_webhook_secret: SecretStr | None = None
     github_project_resolver: str = ""
 
@@ -117,7 +117,7 @@ class Settings(PublisherSettings):
     # per instance. The burst must hold the largest batch (routers.publish.MAX_BATCH, 100).
     publish_rate: float = Field(default=100, gt=0, le=1_000_000)
     publish_burst: int = Field(default=200, ge=1, le=1_000_000)
-    # Development conveniences and tokens (issue 12, dev): routers/dev.py, websocket/dev_tokens.py
+    # Development conveniences and tokens (issue 12, dev): routers/dev.py, websocket/access/dev_tokens.py
     jwt_audience: str = Field(default="", max_length=500)
     jwt_issuer: str = Field(default="", max_length=500)
     dev_token_ttl: float = Field(default=3600, ge=60, le=MAX_TOKEN_LIFETIME)
@@ -129,12 +129,12 @@ class Settings(PublisherSettings):
     http_header_timeout: float = Field(default=10, gt=0, le=300)
     http_body_timeout: float = Field(default=10, gt=0, le=300)
     http_body_min_rate: int = Field(default=1024, ge=0)
-    # Slow consumers and replays (issue 12; websocket/slow_consumers.py, websocket/replay_budget.py):
+    # Slow consumers and replays (issue 12; websocket/server/slow_consumers.py and replay_budget.py):
     # bytes of outgoing messages that may wait for one connection before it is cut (SLOW_CONSUMER),
     # and bytes of history one connection may be re-sent per minute by `subscribe {since}`.
     max_queued_bytes: int = Field(default=1024 * 1024, ge=16 * 1024, le=1024 * 1024 * 1024)
     replay_bytes_per_minute: int = Field(default=4 * 1024 * 1024, ge=0, le=1024 * 1024 * 1024)
-    # Handshake floods and brute force, per client address (issue 12 "flood": websocket/admission.py,
+    # Handshake floods and brute force, per client address (issue 12 "flood": websocket/gateway/admission.py,
     # the audit summaries in websocket/audit.py). CONNECT_TIMEOUT above belongs with them.
     max_pending_sessions_per_address: int = Field(default=100, ge=1, le=1_000_000)
     connect_failures_per_session: int = Field(default=3, ge=1, le=1000)

@@ -15,40 +15,48 @@ from contextlib import asynccontextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from config import Settings, SettingsError, get_settings, load_settings
-from events import example_usage
 from events.broadcaster import get_broadcaster
 from events.dedupe import create_dedupe_store
 from front.body_timeout import BodyTimeout
 from gc_setup import tune_gc
 from logging_setup import configure_logging, get_logger
 from observability.admin_ui import enable_admin_ui
-from observability.metrics import Metrics, subscription_count
+from observability.metrics import Metrics
 from routers import contract, dashboard, dev, health, publish
 from routers import metrics as metrics_route
-from routers.local_only import is_loopback_bind, require_local
+from routers.local_only import is_loopback_bind
 from routers.publish_limit import PublishLimiter
 from serving import GracefulServer, uvicorn_options
 from webhooks import github as github_webhooks
 from webhooks.projects import load_project_resolver, set_project_resolver
 from websocket import audit
-from websocket.auth import TokenValidator
-from websocket.backends import build_backends
-from websocket.connections import ConnectionRegistry
-from websocket.dev_tokens import DevTokenIssuer
-from websocket.events import SocketHandlers
-from websocket.fastlane import EngineIOFastLane
-from websocket.http_guard import EngineIOGuard
-from websocket.limits import Limits
-from websocket.revocation import RevocationList
-from websocket.server import ENGINEIO_PREFIXES, NAMESPACE, RestCORSMiddleware, create_sio, engineio_apps
-from websocket.shutdown import Drain, InFlight, RedisBarrier, RequestTracker, TrackedTransport
-from websocket.slow_consumers import SlowConsumers
-from websocket.subscriptions import Subscriptions
-from websocket.tcp_reset import RawSendTap
+from websocket.access.dev_tokens import DevTokenIssuer
+from websocket.access.revocation import RevocationList
+from websocket.access.tokens import TokenValidator
+from websocket.gateway.cors import RestCORSMiddleware
+from websocket.gateway.http_guard import EngineIOGuard
+from websocket.internals.fastlane import EngineIOFastLane
+from websocket.internals.tcp_reset import RawSendTap
+from websocket.limits.connection import Limits
+from websocket.protocol.paths import ENGINEIO_PREFIXES, NAMESPACE
+from websocket.server.backends import build_backends
+from websocket.server.commands import CommandHandlers
+from websocket.server.connections import ConnectionRegistry, subscription_count
+from websocket.server.control import ConnectionControl
+from websocket.server.dispatch import Dispatcher
+from websocket.server.gate import ConnectionGate
+from websocket.server.lifecycle import ConnectionLifecycle
+from websocket.server.rate_limit import CommandRateLimit
+from websocket.server.revoker import Revoker
+from websocket.server.sio import create_sio, engineio_apps
+from websocket.server.slow_consumers import SlowConsumers
+from websocket.server.subscriptions import Subscriptions
+from websocket.server.token_lifetime import TokenLifecycle
+from websocket.shutdown.drain import Drain, InFlight, RedisBarrier, RequestTracker, TrackedTransport
 
 log = get_logger("main")
 
@@ -65,8 +73,8 @@ def _log_development_mode(settings: Settings, ephemeral: bool, dev_tokens: DevTo
         log.warning(
             "development_mode_exposed",
             host=settings.host,
-            risk="development mode is reachable from the network: its example routes let any token "
-            "holder publish events, and its origins and defaults are meant for one machine",
+            risk="development mode is reachable from the network: its origins, tokens and defaults "
+            "are meant for one machine",
             fix="set HOST=127.0.0.1, or ENVIRONMENT=production with a real JWT_SECRET_KEY",
         )
     if ephemeral:
@@ -106,20 +114,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     manager = backends.manager
     transport = TrackedTransport(backends.transport)
     sio = create_sio(settings, manager)
-    rooms = Subscriptions(sio, backends.history, backends.presence, settings.replay_bytes_per_minute)
+    rooms = Subscriptions(
+        sio, backends.history, backends.presence, settings.replay_bytes_per_minute,
+        publish=get_broadcaster().publish,
+    )  # fmt: skip
     metrics = Metrics()
+    limits = Limits.from_settings(settings)
     revoked = RevocationList(retention=settings.jwt_max_lifetime)
-    handlers = SocketHandlers(
-        sio, validator, registry, rooms, Limits.from_settings(settings), metrics, revoked=revoked
-    )
-    handlers.register()
+    # What revocation, token expiry, the flood cut-off and the drain may do to a connection.
+    control = ConnectionControl(sio, registry, rooms)
+    revoker = Revoker(registry, revoked, control)
+    revoker.listen(manager)
+    tokens = TokenLifecycle(validator, registry, revoked, control)
+    gate = ConnectionGate(validator, registry, revoked, limits)
+    ConnectionLifecycle(sio, gate, registry, limits, tokens, rooms, control, metrics).register()
+    commands = CommandHandlers(rooms, control, tokens, revoked, limits, metrics)
+    Dispatcher(registry, CommandRateLimit(limits.command_rate, control), commands.table()).register(sio)
     slow_consumers = SlowConsumers(sio, registry)
     slow_consumers.install()
     admin_ui = enable_admin_ui(sio, settings)
     broadcaster = get_broadcaster()
     requests = InFlight()
     drain = Drain(
-        sio=sio, handlers=handlers, transport=transport, requests=requests, timeout=settings.shutdown_timeout,
+        sio=sio, gate=gate, registry=registry, control=control, transport=transport, requests=requests,
+        timeout=settings.shutdown_timeout,
         barrier=RedisBarrier(backends.redis) if backends.redis else None,
     )  # fmt: skip
     dedupe = create_dedupe_store(settings.redis_url, settings.redis_key_prefix)
@@ -133,7 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         broadcaster.attach(transport, observer=metrics)
         broadcaster.use_dedupe(dedupe, settings.dedupe_window)
-        await backends.start(on_agent_gone=rooms.agent_gone, revoker=handlers.revoker)
+        await backends.start(on_agent_gone=rooms.agent_gone, revoker=revoker)
         audit.start_summaries(settings.audit_summary_interval, settings.max_tracked_addresses)
         github_webhooks.log_configuration(settings)
         log.info(
@@ -176,7 +194,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.redis_state = backends.state
     app.state.backends = backends
     app.state.manager = manager
-    app.state.handlers = handlers
+    app.state.tokens = tokens
     app.state.slow_consumers = slow_consumers
     app.state.drain = drain.run
     app.state.dev_tokens = dev_tokens
@@ -194,13 +212,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["*"],
         allow_headers=["*"],
     )
-    if settings.ws_fast_path:  # WebSockets straight to the Engine.IO mounts (websocket/fastlane.py)
+    if settings.ws_fast_path:  # WebSockets straight to the Engine.IO mounts (websocket/internals/fastlane.py)
         app.add_middleware(EngineIOFastLane, router=app.router, prefixes=ENGINEIO_PREFIXES)
     app.add_middleware(RequestTracker, skip_prefixes=ENGINEIO_PREFIXES, in_flight=requests)
     app.add_middleware(  # every request body, Engine.IO's too
         BodyTimeout, seconds=settings.http_body_timeout, min_rate=settings.http_body_min_rate
     )
-    app.add_middleware(RawSendTap)  # uvicorn's own send, to reset slow consumers (websocket/tcp_reset.py)
+    # uvicorn's own send, to reset slow consumers (websocket/internals/tcp_reset.py)
+    app.add_middleware(RawSendTap)
     if settings.trusted_proxies:
         # Outermost: every layer below sees the client the trusted proxy reports.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
@@ -214,7 +233,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(dashboard.router)
     if not settings.is_production:
         app.include_router(dev.router)
-        app.include_router(example_usage.router, dependencies=[Depends(require_local)])
 
     # Mounts last: the /ws mount would otherwise shadow routes under /ws.
     def user_of(eio_sid: str) -> str | None:

@@ -16,25 +16,23 @@ traceback. `GracefulServer` instead:
    their handlers end on their own rather than being cancelled;
 4. lets uvicorn finish.
 
-uvicorn 0.54 internals this relies on (tests/integration/test_shutdown.py fails
-when they change): `Server.shutdown()` as the hook, `Server.servers`,
-`Server.server_state.connections`, `config.timeout_graceful_shutdown`, and on
-each connection (a protocol object) `shutdown()`, `transport` and the module it
-comes from (`uvicorn.protocols.websockets.*` for a WebSocket).
+The uvicorn internals this takes (its shutdown as a hook, its listening
+sockets and connections) are reached through `DrainingServer`
+(websocket/internals/uvicorn_server.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import uvicorn
 
 from config import Settings
-from front.header_timeout import with_header_timeout
 from logging_setup import get_logger
+from websocket.internals.header_timeout import with_header_timeout
+from websocket.internals.uvicorn_server import DrainingServer
 
 log = get_logger("serving")
 
@@ -64,7 +62,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "host": settings.host,
         "port": settings.port,
-        # Request headers get HTTP_HEADER_TIMEOUT seconds (front/header_timeout.py);
+        # Request headers get HTTP_HEADER_TIMEOUT seconds (websocket/internals/header_timeout.py);
         # bodies are timed by front/body_timeout.py, installed in main.create_app.
         "http": with_header_timeout(settings.http_header_timeout),
         "limit_concurrency": concurrency_limit(settings),
@@ -90,17 +88,13 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _is_websocket(connection: Any) -> bool:
-    return type(connection).__module__.startswith("uvicorn.protocols.websockets")
-
-
-class GracefulServer(uvicorn.Server):
+class GracefulServer(DrainingServer):
     def __init__(self, config: uvicorn.Config, drain: DrainFn | None, timeout: float) -> None:
         super().__init__(config)
         self.drain = drain
         self.timeout = timeout
 
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+    async def before_shutdown(self) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
         if self.drain is not None:
@@ -108,23 +102,16 @@ class GracefulServer(uvicorn.Server):
                 await self.drain()
             except Exception:
                 log.exception("drain_failed")
-        for server in self.servers:
-            server.close()  # no new connections from here on
-        # Keep-alive HTTP connections finish their current request and take no other.
-        for connection in list(self.server_state.connections):
-            if not _is_websocket(connection):
-                connection.shutdown()
+        self.stop_listening()
+        self.finish_http_connections()
         await self._close_connections(deadline)
-        self.config.timeout_graceful_shutdown = max(0.5, deadline - loop.time())  # type: ignore[assignment]
-        await super().shutdown(sockets)
+        self.set_graceful_timeout(max(0.5, deadline - loop.time()))
 
     async def _close_connections(self, deadline: float) -> None:
         """Wait for connections to close until `deadline` (loop time), then abort the rest."""
         loop = asyncio.get_running_loop()
-        connections = self.server_state.connections
-        while connections and loop.time() < deadline:  # noqa: ASYNC110 (uvicorn's set has no event; it polls too)
+        while self.open_connections() and loop.time() < deadline:  # noqa: ASYNC110 (uvicorn's set has no event; it polls too)
             await asyncio.sleep(CLOSE_POLL_S)
-        if connections:
-            log.info("connections_aborted", count=len(connections), reason="shutdown timeout")
-            for connection in list(connections):
-                connection.transport.abort()  # its handler sees a disconnect and ends
+        if self.open_connections():
+            log.info("connections_aborted", count=self.open_connections(), reason="shutdown timeout")
+            self.abort_connections()  # each one's handler sees a disconnect and ends

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 import main as api_main
 from bench.servers.trigger import WORKFLOW_ID, LagProbe, Trigger, marker, paced
 from events.broadcaster import get_broadcaster
-from websocket.models import WorkflowProgress
+from websocket.protocol.payloads import WorkflowProgress
 
 _create_app = api_main.create_app
 

@@ -1,4 +1,4 @@
-// Generated from apps/api/websocket/models.py and acks.py by `python -m contract`
+// Generated from the models of apps/api/websocket/protocol/ by `python -m contract`
 // (run in apps/api). Do not edit: a test fails when this file differs from the models.
 
 /** An agent came online (its first connection opened, on any instance). */

@@ -15,7 +15,7 @@ from typing import Any
 
 import websockets
 
-from websocket.server import ENGINEIO_PATH
+from websocket.protocol.paths import ENGINEIO_PATH
 
 
 @dataclass

@@ -12,7 +12,7 @@ import aiohttp
 import socketio
 
 from tests.support.tokens import token as make_token
-from websocket.server import ENGINEIO_PATH, NAMESPACE
+from websocket.protocol.paths import ENGINEIO_PATH, NAMESPACE
 
 Predicate = Callable[[dict[str, Any]], bool]
 

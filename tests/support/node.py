@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -130,3 +131,6 @@ class NodeClient:
             await self.proc.wait()
         if self._reader:
             self._reader.cancel()
+
+
+NodeFactory = Callable[[], Awaitable[NodeClient]]  # the `node` fixture: node() -> a started NodeClient

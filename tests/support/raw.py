@@ -9,7 +9,7 @@ from typing import Any
 
 import websockets
 
-from websocket.server import ENGINEIO_PATH, NAMESPACE
+from websocket.protocol.paths import ENGINEIO_PATH, NAMESPACE
 
 
 class EngineIOClosed(Exception):

@@ -6,17 +6,22 @@ can always start a private one on a free port.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
 from tests.support.net import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def require(tool: str, why: str) -> str:
@@ -78,3 +83,29 @@ class RedisServer:
 def redis_url_from_env() -> str | None:
     url = os.environ.get("REDIS_URL", "").strip()
     return url or None
+
+
+ACL_FILE = ROOT / "deploy" / "redis" / "acl.conf"
+
+
+PASSWORD = "acl-test-password-0123456789"
+
+
+def acl_rule() -> list[str]:
+    """The documented ACL line, with a test password, as ACL SETUSER arguments."""
+    line = next(line for line in ACL_FILE.read_text().splitlines() if line.startswith("user "))
+    words = line.split()[1:]
+    return [f">{PASSWORD}" if word.startswith(">") else word for word in words]
+
+
+@contextlib.asynccontextmanager
+async def acl_redis_server() -> AsyncIterator[RedisServer]:
+    """A private Redis with the documented ACL user (deploy/redis/acl.conf) set up."""
+    server = RedisServer().start()
+    try:
+        admin = aioredis.Redis.from_url(server.url)
+        await admin.execute_command("ACL", "SETUSER", *acl_rule())
+        await admin.aclose()
+        yield server
+    finally:
+        server.stop()

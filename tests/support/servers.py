@@ -16,13 +16,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import uvicorn
+from fastapi import APIRouter
 
+from tests.support.logcheck import trouble_in
 from tests.support.net import free_port
 from tests.support.tokens import SECRET, WEBHOOK_SECRET
 
@@ -30,6 +32,10 @@ ROOT = Path(__file__).resolve().parents[2]
 API_DIR = ROOT / "apps" / "api"
 # One folder per test run for the child servers' logs (kept for post-mortems of failures).
 LOG_DIR = tempfile.mkdtemp(prefix="eventserver-test-logs-")
+# Settings a whole test run may choose from its own environment (the Makefile's second pass
+# runs the protocol tests with WS_FAST_PATH=false); a test's own overrides still win.
+FROM_ENVIRONMENT = ("WS_FAST_PATH",)
+FAST_PATH_OFF = os.environ.get("WS_FAST_PATH", "").strip().lower() in ("0", "false", "f", "no", "n", "off")
 
 
 def test_env(**overrides: Any) -> dict[str, str]:
@@ -46,9 +52,10 @@ def test_env(**overrides: Any) -> dict[str, str]:
         "SHUTDOWN_TIMEOUT": "3",
         # Every test client comes from 127.0.0.1, and the suite sends it thousands of deliberate
         # bad tokens: one address's failed connects are throttled only where a test asks for it
-        # (tests/integration/test_flood.py sets the defaults back).
+        # (tests/websocket/server/test_flood.py sets the defaults back).
         "CONNECT_FAILURE_BURST": "1000000",
     }
+    env.update({name: os.environ[name] for name in FROM_ENVIRONMENT if os.environ.get(name)})
     env.update({key.upper(): str(value) for key, value in overrides.items()})
     return env
 
@@ -71,9 +78,11 @@ def listens_on(pid: int, port: int) -> bool:
 class LiveServer:
     """uvicorn serving `create_app()` inside the test process, on a free port."""
 
-    def __init__(self, **settings: Any) -> None:
+    def __init__(self, routers: Sequence[APIRouter] = (), **settings: Any) -> None:
+        """`routers`: application routes to add, as a host application would (the examples)."""
         from config import load_settings
 
+        self.routers = list(routers)
         self.port = free_port()
         self.settings = load_settings(
             **{k.lower(): v for k, v in test_env(**settings).items()} | {"port": self.port}
@@ -88,6 +97,8 @@ class LiveServer:
         from serving import GracefulServer, uvicorn_options
 
         self.app = create_app(self.settings)
+        for router in self.routers:
+            self.app.include_router(router)
         config = uvicorn.Config(self.app, **uvicorn_options(self.settings), lifespan="on")
         self._server = GracefulServer(config, self.app.state.drain, self.settings.shutdown_timeout)
         self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
@@ -113,6 +124,15 @@ class LiveServer:
             connection.transport.abort()
         return len(connections)
 
+    def attach_broadcaster(self) -> LiveServer:
+        """Deliver `get_broadcaster()`'s events through this server, as its lifespan does at start."""
+        from events.broadcaster import get_broadcaster
+
+        state = self.app.state
+        get_broadcaster().attach(state.transport, observer=state.metrics)
+        get_broadcaster().use_dedupe(state.dedupe, self.settings.dedupe_window)
+        return self
+
     @property
     def sio(self) -> Any:
         return self.app.state.sio
@@ -123,7 +143,15 @@ class LiveServer:
 
 
 class ServerProcess:
-    """`python main.py` in a child process, its log captured to a file."""
+    """`python main.py` in a child process, its log captured to a file.
+
+    Every one started is watched: conftest's autouse log check reads what each
+    wrote during a test (and at the end of a module) and fails the test on any
+    trouble (`trouble()`), unless the test names the error events it provokes
+    with `@pytest.mark.server_errors(...)`.
+    """
+
+    watched: ClassVar[list[ServerProcess]] = []
 
     def __init__(self, port: int | None = None, **settings: Any) -> None:
         self.port = port or free_port()
@@ -132,11 +160,13 @@ class ServerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self._log = tempfile.NamedTemporaryFile(prefix="server-", suffix=".log", dir=LOG_DIR, delete=False)  # noqa: SIM115
         self.log_path = Path(self._log.name)
+        self._examined = 0  # bytes of the log the autouse check has read
 
     async def start(self, timeout: float = 15) -> ServerProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "main.py"], cwd=API_DIR, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
         )
+        ServerProcess.watched.append(self)
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient() as http:
             while time.monotonic() < deadline:
@@ -163,10 +193,23 @@ class ServerProcess:
                     parsed.append(record)
         return parsed
 
-    def trouble(self) -> list[str]:
-        """Log lines that should never appear: tracebacks and anything logged at error level."""
-        errors = [json.dumps(r) for r in self.records() if r.get("level") in ("error", "critical")]
-        return [line for line in self.log().splitlines() if "Traceback" in line] + errors
+    def trouble(self, *expected: str) -> list[str]:
+        """What a clean run never logs (tests/support/logcheck.py): tracebacks, error and critical
+        records, Python's complaints; `expected`: events of error records provoked on purpose."""
+        return trouble_in(self.log(), expected)
+
+    @property
+    def exited(self) -> bool:
+        return self.proc is None or self.proc.poll() is not None
+
+    def unexamined_trouble(self, *expected: str) -> list[str]:
+        """`trouble()` in what the log gained since the last call (whole lines while it runs)."""
+        data = self.log_path.read_bytes()
+        end = len(data) if self.exited else data.rfind(b"\n") + 1
+        if end <= self._examined:
+            return []
+        chunk, self._examined = data[self._examined : end], end
+        return trouble_in(chunk.decode(errors="replace"), expected)
 
     def signal(self, sig: int) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import websockets
 
-from websocket.server import ENGINEIO_PATH, NAMESPACE
+from websocket.protocol.paths import ENGINEIO_PATH, NAMESPACE
 
 RECEIVE_BUFFER = 4096  # no receive-window autotuning to tens of MB: the server feels it at once
 

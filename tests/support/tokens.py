@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from websocket.auth import mint_token
+from websocket.access.tokens import mint_token
 
 SECRET = "test-secret-key-that-is-long-enough-for-hs256-hs384-and-hs512-keys!"
 WEBHOOK_SECRET = "test-github-webhook-secret"

@@ -1,6 +1,11 @@
-"""The wire contract for clients, generated from the models in `websocket`.
+"""The wire contract, generated from the models in `websocket.protocol`.
 
-JSON Schema (`jsonschemas`), an AsyncAPI 3.0 document (`asyncapi`) and
-TypeScript definitions (`typescript`); `python -m contract` writes them under
-`clients/`, and a test fails when the committed files differ from the models.
+For clients: JSON Schema (`jsonschemas`), an AsyncAPI 3.0 document
+(`asyncapi`) and TypeScript definitions (`typescript`), written under
+`clients/`. For producers: the broadcaster's typed `broadcast_<type>` methods
+(`python`, written to events/broadcast_methods.py). For readers: the event
+reference of WEBSOCKET_API.md (`markdown`). All walk the schemas the same way
+(`walk`); `python -m contract` (and `make docs`) writes them, and tests fail
+when a committed file differs from the models. Imports the wire vocabulary,
+never `events`.
 """

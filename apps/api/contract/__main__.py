@@ -1,4 +1,5 @@
-"""`python -m contract` (from apps/api) writes the client artifacts under clients/;
+"""`python -m contract` (from apps/api) writes the client artifacts under clients/ and the
+broadcaster's typed methods (apps/api/events/broadcast_methods.py);
 `python -m contract --check` exits 1 when a committed one is out of date."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from contract import asyncapi, jsonschemas, typescript
+from contract import asyncapi, jsonschemas, python, typescript
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -18,6 +19,7 @@ def artifacts() -> dict[Path, str]:
         ROOT / "clients" / "asyncapi.json": json.dumps(asyncapi.document(), indent=2) + "\n",
         ROOT / "clients" / "events.schema.json": json.dumps(jsonschemas.document(), indent=2) + "\n",
         ROOT / "clients" / "typescript" / "events.d.ts": typescript.render(),
+        ROOT / "apps" / "api" / "events" / "broadcast_methods.py": python.render(),
     }
 
 

@@ -14,9 +14,11 @@ from typing import Any
 
 from contract.jsonschemas import components, event_name
 from contract.samples import sample_envelope, sample_payload
-from websocket.acks import COMMANDS, ErrorAck
-from websocket.models import CONNECTION_EVENTS, PAYLOAD_MODELS, EventType
-from websocket.rooms import RoomKind, parse_room
+from websocket.protocol.acks import ErrorAck
+from websocket.protocol.catalog import CONNECTION_EVENTS, PAYLOAD_MODELS
+from websocket.protocol.commands import COMMANDS
+from websocket.protocol.event_types import EventType
+from websocket.protocol.rooms import RoomKind, parse_room
 
 Doc = dict[str, Any]
 API_VERSION = "0.1.0"

@@ -15,8 +15,11 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json_schema
 
-from websocket.acks import COMMANDS, ErrorAck
-from websocket.models import PAYLOAD_MODELS, EventEnvelope, EventType
+from websocket.protocol.acks import ErrorAck
+from websocket.protocol.catalog import PAYLOAD_MODELS
+from websocket.protocol.commands import COMMANDS
+from websocket.protocol.envelope import EventEnvelope
+from websocket.protocol.event_types import EventType
 
 Schema = dict[str, Any]
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -32,6 +35,11 @@ class _Generator(GenerateJsonSchema):
 def event_name(event_type: EventType) -> str:
     """Definition name of an event's envelope: project.updated -> ProjectUpdatedEvent."""
     return PAYLOAD_MODELS[event_type].__name__ + "Event"
+
+
+def input_schema(model: type[BaseModel]) -> Schema:
+    """What `model` accepts (validation mode): the fields a producer must give, the types it may pass."""
+    return model.model_json_schema(mode="validation", schema_generator=_Generator)
 
 
 def _models() -> list[tuple[type[BaseModel], JsonSchemaMode]]:

@@ -1,4 +1,4 @@
-"""TypeScript definitions for clients, generated from the same JSON Schema.
+"""TypeScript definitions for clients, generated from the same JSON Schema (walked by `contract.walk`).
 
 The output (`clients/typescript/events.d.ts`) types socket.io-client's
 `Socket<ServerToClientEvents, ClientToServerEvents>`: every event name with
@@ -8,68 +8,74 @@ its envelope and payload, every command with its payload and acknowledgement.
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from contract.jsonschemas import Schema, components
-from websocket.acks import COMMANDS, ErrorAck
-from websocket.events import LEGACY_ESTABLISHED
-from websocket.models import PAYLOAD_MODELS, EventType
+from contract import walk
+from contract.jsonschemas import components
+from contract.walk import Property, Schema
+from websocket.protocol.acks import ErrorAck
+from websocket.protocol.catalog import PAYLOAD_MODELS
+from websocket.protocol.commands import COMMANDS
+from websocket.protocol.event_types import EventType
+from websocket.protocol.notices import LEGACY_ESTABLISHED
 
 PREFIX = "#/$defs/"
 HEADER = """\
-// Generated from apps/api/websocket/models.py and acks.py by `python -m contract`
+// Generated from the models of apps/api/websocket/protocol/ by `python -m contract`
 // (run in apps/api). Do not edit: a test fails when this file differs from the models.
 """
 
 
-def ts_type(schema: Schema) -> str:
-    if "$ref" in schema:
-        return str(schema["$ref"]).removeprefix(PREFIX)
-    if "const" in schema:
-        return json.dumps(schema["const"])
-    if "enum" in schema:
-        return " | ".join(json.dumps(value) for value in schema["enum"])
-    for key in ("anyOf", "oneOf"):
-        if key in schema:
-            return " | ".join(ts_type(option) for option in schema[key])
-    kind = schema.get("type")
-    if kind == "array":
-        item = ts_type(schema.get("items", {}))
+class _TypeScript:
+    def ref(self, name: str) -> str:
+        return name
+
+    def literals(self, values: list[Any]) -> str:
+        return " | ".join(json.dumps(value) for value in values)
+
+    def union(self, options: list[str]) -> str:
+        return " | ".join(options)
+
+    def array(self, item: str) -> str:
         return f"({item})[]" if "|" in item else f"{item}[]"
-    if kind == "object":
+
+    def mapping(self, schema: Schema) -> str:
         return "{ [key: string]: unknown }"
-    return {
-        "string": "string",
-        "integer": "number",
-        "number": "number",
-        "boolean": "boolean",
-        "null": "null",
-    }.get(str(kind), "unknown")
+
+    def scalar(self, kind: str, schema: Schema) -> str:
+        return {
+            "string": "string",
+            "integer": "number",
+            "number": "number",
+            "boolean": "boolean",
+            "null": "null",
+        }.get(kind, "unknown")
+
+
+def ts_type(schema: Schema) -> str:
+    return walk.render(schema, _TypeScript())
 
 
 def _doc(text: str | None, indent: str = "") -> list[str]:
     return [f"{indent}/** {' '.join(text.split())} */"] if text else []
 
 
-def _notes(prop: Schema) -> str | None:
-    option = next((o for o in prop.get("anyOf", [prop]) if o.get("type") != "null"), prop)
-    notes = [f"format: {option['format']}"] if "format" in option else []
-    notes += [prop["description"]] if "description" in prop else []
+def _notes(prop: Property) -> str | None:
+    notes = [f"format: {prop.value['format']}"] if "format" in prop.value else []
+    notes += [prop.description] if prop.description else []
     return "; ".join(notes) or None
 
 
 def declaration(name: str, schema: Schema) -> list[str]:
     lines = _doc(schema.get("description"))
-    properties = schema.get("properties")
     if schema.get("type") != "object":
         return [*lines, f"export type {name} = {ts_type(schema)};"]
-    if not properties:
+    if not schema.get("properties"):
         return [*lines, f"export type {name} = Record<string, never>;"]
-    required = set(schema.get("required", []))
     lines.append(f"export interface {name} {{")
-    for prop_name, prop in properties.items():
+    for prop in walk.properties(schema):
         lines += _doc(_notes(prop), "  ")
-        optional = "" if prop_name in required else "?"
-        lines.append(f"  {prop_name}{optional}: {ts_type(prop)};")
+        lines.append(f"  {prop.name}{'' if prop.required else '?'}: {ts_type(prop.schema)};")
     lines.append("}")
     return lines
 

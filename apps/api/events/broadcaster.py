@@ -3,12 +3,15 @@
     from events.broadcaster import get_broadcaster
     await get_broadcaster().broadcast_project_updated(project_id=..., ...)
 
-Every `broadcast_<type>` method takes the fields of that type's payload model
-(see `websocket.models`) as keyword arguments, validates them (a wrong argument
-raises `pydantic.ValidationError` at the call site), routes the event to the
-rooms the model declares, and returns True when it was handed to the delivery
-layer or False when that failed (logged, never raised). `publish(payload)` is
-the same with a model instance, for code that wants static typing;
+Every `broadcast_<type>` method is real source, generated from the payload
+models into `events.broadcast_methods` (`make docs`; a test fails when it is
+stale): its keyword arguments are the fields of that type's payload model
+(see `websocket.protocol.payloads`), typed as what the model accepts, so mypy
+and editors see them and a misspelt keyword fails type-checking in the caller.
+It builds the model (a wrong argument raises `pydantic.ValidationError` at the
+call site), routes the event to the rooms the model declares, and returns True
+when it was handed to the delivery layer or False when that failed (logged,
+never raised). `publish(payload)` is the same with a model instance;
 `publish_result(payload)` also tells the event's id.
 
 Every method takes an optional `idempotency_key`: a producer that may repeat
@@ -18,7 +21,7 @@ of reaching clients twice (see `events.dedupe`).
 
 `revoke_room(user_id, room)` and `disconnect_user(user_id, reason)` take
 access away from a user's live connections on every instance (see
-`websocket.revocation`); they return True when the order was handed on.
+`websocket.access.revocation`); they return True when the order was handed on.
 
 The broadcaster object is process-wide and never replaced: the server attaches
 its transport at start-up, so a reference taken at import time stays valid.
@@ -28,13 +31,13 @@ Redis when `REDIS_URL` is set, with nothing else to configure.
 
 from __future__ import annotations
 
-import inspect
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from config import get_publisher_settings
+from events.broadcast_methods import BroadcastMethods
 from events.dedupe import (
     DEFAULT_WINDOW,
     DedupeStore,
@@ -43,13 +46,13 @@ from events.dedupe import (
     release_quietly,
 )
 from logging_setup import get_logger
-from websocket.envelope import OutboundEvent
-from websocket.history_redis import RedisHistory
-from websocket.models import PAYLOAD_MODELS, EventType, Payload
-from websocket.redis_bus import RedisPublisher
-from websocket.revocation import Revocation
-from websocket.revocation_redis import RedisRevocations
-from websocket.transport import RedisTransport
+from websocket.access.revocation import Revocation
+from websocket.broker.connection import RedisPublisher
+from websocket.broker.revocations import RedisRevocations
+from websocket.broker.transport import RedisTransport
+from websocket.history.in_redis import RedisHistory
+from websocket.protocol.envelope import OutboundEvent
+from websocket.protocol.event_types import Payload
 
 log = get_logger("events.broadcaster")
 
@@ -110,41 +113,6 @@ class BroadcastObserver(Protocol):
     def event_broadcast(self, event_type: str, ok: bool, duration_s: float) -> None: ...
 
 
-BroadcastMethod = Callable[..., Awaitable[bool]]
-
-
-def _broadcast_method(event_type: EventType) -> BroadcastMethod:
-    model = PAYLOAD_MODELS[event_type]
-
-    async def method(self: EventBroadcaster, *, idempotency_key: str | None = None, **fields: Any) -> bool:
-        return await self.publish(model(**fields), idempotency_key=idempotency_key)
-
-    name = "broadcast_" + event_type.value.replace(".", "_")
-    parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)] + [
-        inspect.Parameter(
-            field_name,
-            inspect.Parameter.KEYWORD_ONLY,
-            default=inspect.Parameter.empty
-            if info.is_required()
-            else info.get_default(call_default_factory=True),
-            annotation=info.annotation,
-        )
-        for field_name, info in model.model_fields.items()
-    ]
-    parameters.append(
-        inspect.Parameter(
-            "idempotency_key", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=str | None
-        )
-    )
-    method.__name__ = method.__qualname__ = name
-    method.__signature__ = inspect.Signature(parameters, return_annotation=bool)  # type: ignore[attr-defined]
-    method.__doc__ = (
-        f"Broadcast `{event_type.value}` ({model.__name__}) to the rooms it routes to; "
-        "True when accepted for delivery, False when delivery failed."
-    )
-    return method
-
-
 @dataclass(frozen=True, slots=True)
 class PublishResult:
     """What became of one event: its id, whether it was accepted, whether it was a repeat."""
@@ -155,7 +123,11 @@ class PublishResult:
     duplicate: bool = False
 
 
-class EventBroadcaster:
+class EventBroadcaster(BroadcastMethods):
+    """Publishes events and revocations; one `broadcast_<type>` per publishable event type
+    comes from `BroadcastMethods` (generated; none for the server-owned types in
+    websocket.protocol.catalog.SERVER_OWNED_EVENTS)."""
+
     def __init__(self, transport: Transport | None = None, dedupe: DedupeStore | None = None) -> None:
         self._transport: Transport | None = transport
         self._observer: BroadcastObserver | None = None
@@ -324,25 +296,6 @@ class EventBroadcaster:
             transport=transport.name,
         )
         return success
-
-    # One method per publishable event type; keyword arguments are the payload model's fields.
-    # None for server-owned types (websocket.models.SERVER_OWNED_EVENTS): agent.connected and
-    # agent.disconnected follow agents' connections, and the server sends them itself.
-    broadcast_project_updated = _broadcast_method(EventType.PROJECT_UPDATED)
-    broadcast_project_deleted = _broadcast_method(EventType.PROJECT_DELETED)
-    broadcast_agent_status_changed = _broadcast_method(EventType.AGENT_STATUS_CHANGED)
-    broadcast_workflow_started = _broadcast_method(EventType.WORKFLOW_STARTED)
-    broadcast_workflow_progress = _broadcast_method(EventType.WORKFLOW_PROGRESS)
-    broadcast_workflow_completed = _broadcast_method(EventType.WORKFLOW_COMPLETED)
-    broadcast_workflow_failed = _broadcast_method(EventType.WORKFLOW_FAILED)
-    broadcast_pr_created = _broadcast_method(EventType.PR_CREATED)
-    broadcast_pr_updated = _broadcast_method(EventType.PR_UPDATED)
-    broadcast_pr_closed = _broadcast_method(EventType.PR_CLOSED)
-    broadcast_issue_created = _broadcast_method(EventType.ISSUE_CREATED)
-    broadcast_issue_updated = _broadcast_method(EventType.ISSUE_UPDATED)
-    broadcast_issue_closed = _broadcast_method(EventType.ISSUE_CLOSED)
-    broadcast_ai_suggestion = _broadcast_method(EventType.AI_SUGGESTION)
-    broadcast_ai_analysis_complete = _broadcast_method(EventType.AI_ANALYSIS_COMPLETE)
 
 
 _broadcaster = EventBroadcaster()

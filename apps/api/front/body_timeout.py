@@ -31,7 +31,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from websocket import audit
-from websocket.errors import ErrorCode
+from websocket.protocol.errors import ErrorCode
 
 _RESPONSE_START: Message = {
     "type": "http.response.start",

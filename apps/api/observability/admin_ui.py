@@ -21,8 +21,8 @@ from typing import Any
 from config import Settings
 from logging_setup import get_logger
 from websocket import audit
-from websocket.admission import note_refusal
-from websocket.errors import ErrorCode
+from websocket.gateway.admission import note_refusal
+from websocket.protocol.errors import ErrorCode
 
 ADMIN_NAMESPACE = "/admin"
 
@@ -33,7 +33,7 @@ def credentials_checker(username: str, password: str) -> Any:
     """The Admin UI's login test: constant-time, never logs what was sent.
 
     A failure is audited and counted against the client's address like a bad
-    token (websocket/admission.py); python-socketio gives this check only the
+    token (websocket/gateway/admission.py); python-socketio gives this check only the
     auth dict, so the address comes from the connect in progress.
     """
     expected = (username.encode(), password.encode())

@@ -13,7 +13,6 @@ event types, room kinds), never from room names or user ids.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -27,9 +26,6 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-
-from websocket.connections import ConnectionRegistry
-from websocket.server import NAMESPACE
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 REDIS_STATES = ("disabled", "ok", "down")
@@ -116,10 +112,3 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
-
-
-def subscription_count(registry: ConnectionRegistry, manager: Any) -> int:
-    """Rooms joined by subscribe, over this instance's connections."""
-    return sum(
-        len(set(manager.get_rooms(conn.sid, NAMESPACE)) - conn.auto_rooms - {conn.sid}) for conn in registry
-    )

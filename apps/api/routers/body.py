@@ -1,9 +1,10 @@
 """Reading a request body with a ceiling, so one client cannot fill the server's memory.
 
-Starlette reads a body whole and has no limit of its own. `LimitedRequest`
-is FastAPI's documented way to change how a route's body is read (a custom
-`Request` in a custom `APIRoute`); `read_body` is the same for handlers that
-read the body themselves.
+Starlette reads a body whole and has no limit of its own. `limited_route()`
+takes FastAPI's documented way to change how a route's body is read (a custom
+`APIRoute` handing its handler a custom `Request`): the body is read within the
+limit first, and the handler gets a `Request` that replays it. `read_body` is
+the same for handlers that read the body themselves.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from fastapi import HTTPException, Request, Response
 from fastapi.routing import APIRoute
 from starlette.requests import ClientDisconnect
+from starlette.types import Message
 
 from logging_setup import get_logger
 
@@ -66,6 +68,20 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join([chunk async for chunk in chunks_within(request, limit)])
 
 
+def replaying(request: Request, body: bytes) -> Request:
+    """The same request (its scope), whose body reads as `body`; later receives are the client's."""
+    replayed = False
+
+    async def receive() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await request.receive()  # `http.disconnect`, for a handler that asks
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request(request.scope, receive)
+
+
 def limited_route(limit: int) -> type[APIRoute]:
     """An APIRoute class whose routes refuse bodies over `limit` bytes with 413."""
 
@@ -74,9 +90,8 @@ def limited_route(limit: int) -> type[APIRoute]:
             handler = super().get_route_handler()
 
             async def limited(request: Request) -> Response:
-                # Read (bounded) and cache the body where Request.body() looks for it.
-                request._body = await read_body(request, limit)
-                return await handler(request)
+                # Read (bounded), then hand FastAPI a request whose body is what was read.
+                return await handler(replaying(request, await read_body(request, limit)))
 
             return limited
 

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from routers.local_only import request_refusal, require_local
-from websocket.dev_tokens import DEV_USER, DevTokenIssuer
+from websocket.access.dev_tokens import DEV_USER, DevTokenIssuer
 
 router = APIRouter(tags=["development"])
 

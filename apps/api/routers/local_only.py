@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from fastapi import HTTPException, Request
 
 from websocket import audit
-from websocket.errors import ErrorCode
+from websocket.protocol.errors import ErrorCode
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
 _HOST = re.compile(r"(?P<name>\[[0-9a-fA-F:.]+\]|[^:\[\]]+)(?::(?P<port>[0-9]{1,5}))?")

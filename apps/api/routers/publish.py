@@ -27,12 +27,14 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_mo
 from config import PUBLISH_MAX_BATCH
 from events.broadcaster import get_broadcaster
 from logging_setup import get_logger
+from routers.auth import CurrentUser
 from routers.body import limited_route
 from routers.publish_limit import Refusal
 from websocket import audit
-from websocket.auth import CurrentUser, Principal
-from websocket.errors import ErrorCode
-from websocket.models import PAYLOAD_MODELS, PUBLISHABLE_EVENTS, SERVER_OWNED_EVENTS, EventType
+from websocket.access.tokens import Principal
+from websocket.protocol.catalog import PAYLOAD_MODELS, PUBLISHABLE_EVENTS, SERVER_OWNED_EVENTS
+from websocket.protocol.errors import ErrorCode
+from websocket.protocol.event_types import EventType
 
 log = get_logger("routers.publish")
 

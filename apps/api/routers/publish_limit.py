@@ -22,7 +22,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from websocket.limits import TokenBucket
+from websocket.limits.buckets import TokenBucket
 
 MAX_TRACKED = 10_000
 REPORT_INTERVAL = 10.0

@@ -22,12 +22,11 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 from uuid import UUID
 
-from websocket.models import (
+from websocket.protocol.event_types import JsonObject, Payload
+from websocket.protocol.payloads import (
     IssueClosed,
     IssueCreated,
     IssueUpdated,
-    JsonObject,
-    Payload,
     PrClosed,
     PrCreated,
     PrUpdated,

@@ -32,20 +32,12 @@ import contextlib
 from typing import Any
 
 from logging_setup import get_logger
-from websocket.errors import ErrorCode
+from websocket.protocol.errors import ErrorCode
 
 log = get_logger("audit")
 OTHER_ADDRESSES = "(other addresses)"
 # (event, code, client_addr, user_id, connection_id)
 Kind = tuple[str, str, str, str | None, str | None]
-
-
-def client_address(environ: dict[str, Any] | None) -> str:
-    """The peer's address from an Engine.IO environ (ASGI scope), or "unknown"."""
-    if not environ:
-        return "unknown"
-    client = environ.get("asgi.scope", {}).get("client")
-    return str(client[0]) if client else str(environ.get("REMOTE_ADDR", "unknown"))
 
 
 class Summaries:
