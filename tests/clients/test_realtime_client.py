@@ -7,6 +7,7 @@ with `clients/python/realtime_client.py` in place of socket.io-client.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import subprocess
 import sys
@@ -16,12 +17,13 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from structlog.testing import capture_logs
 
 import realtime_client
 from events.broadcaster import EventBroadcaster, get_broadcaster
 from realtime_client import RecoveredInfo, ResetInfo, RoomClient
 from tests.support.instances import health, two_instances
-from tests.support.net import eventually
+from tests.support.net import eventually, free_port
 from tests.support.redis import RedisServer
 from tests.support.servers import ROOT, LiveServer, running
 from tests.support.tcpproxy import FreezableProxy
@@ -43,8 +45,10 @@ class Seen:
         self.timeline: list[tuple[str, Any]] = []
 
     async def progress(self, event: dict[str, Any]) -> None:
-        await asyncio.sleep(0)  # an async handler that yields: later events must still wait their turn
-        self.timeline.append(("step", event["data"]["step_number"]))
+        # An async handler, slow now and then: later events must still wait their turn.
+        step = event["data"]["step_number"]
+        await asyncio.sleep(0.002 if step % 10 == 0 else 0)
+        self.timeline.append(("step", step))
 
     def reset(self, room: str, info: ResetInfo) -> None:
         self.timeline.append(("reset", info["reason"]))
@@ -269,16 +273,80 @@ async def test_a_new_epoch_is_a_reset(
 # -- (d) a real gap in live events: the instance's Redis subscription dies for a moment --------
 
 
-async def test_a_gap_in_live_events_is_filled_before_later_events(unique_channel: str) -> None:
+class SlowUplink:
+    """A TCP relay whose client-to-server direction lags `delay` seconds, as a distant client's would.
+
+    While the client's re-ask travels, live events keep coming the other way.
+    """
+
+    def __init__(self, target_port: int, delay: float) -> None:
+        self.target_port, self.delay = target_port, delay
+        self.port = free_port()
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def __aenter__(self) -> SlowUplink:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        upstream_r, upstream_w = await asyncio.open_connection("127.0.0.1", self.target_port)
+        for pipe in (self._lagging(client_r, upstream_w), self._pipe(upstream_r, client_w)):
+            task = asyncio.create_task(pipe)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _lagging(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        chunks: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def send_when_due() -> None:
+            while True:
+                due, data = await chunks.get()
+                await asyncio.sleep(max(0.0, due - loop.time()))  # the link's latency, not a wait for a state
+                writer.write(data)
+                await writer.drain()
+
+        sender = asyncio.create_task(send_when_due())
+        try:
+            while data := await reader.read(65536):
+                chunks.put_nowait((loop.time() + self.delay, data))
+        finally:
+            sender.cancel()
+            writer.close()
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+
+async def test_a_gap_in_live_events_is_filled_and_later_events_wait(unique_channel: str) -> None:
     """Events published while the instance's pub/sub connection is down never reach it live.
 
-    They are in the room's Redis stream, though: the next live event shows a gap, the client
-    asks again (`since`) and hands on what is replayed, each event once and in order.
-    A private Redis, because every pub/sub client of it is killed.
+    They are in the room's Redis stream, though: the next live event shows a gap and the client
+    asks again (`since`). Over a link whose uplink lags 0.2 s, live events keep arriving while
+    the question travels: they wait for the answer (one question, not one per event), and the
+    handlers see every event once, in order. A private Redis, as every pub/sub client is killed.
     """
     private = RedisServer().start()
     admin = aioredis.from_url(private.url)
     workflow_id = uuid.uuid4()
+    room = f"workflow:{workflow_id}"
     seen = Seen()
 
     async def listeners() -> int:
@@ -289,30 +357,38 @@ async def test_a_gap_in_live_events_is_filled_before_later_events(unique_channel
         return await listeners() == 1
 
     try:
-        async with running(LiveServer(**on_redis(private.url, unique_channel))) as server:
+        async with (
+            running(LiveServer(**on_redis(private.url, unique_channel))) as server,
+            SlowUplink(server.port, delay=0.2) as link,
+            room_client(seen, replay="all") as rooms,
+        ):
             broadcaster = get_broadcaster()
             broadcaster.attach(server.app.state.transport)
-            async with room_client(seen, replay="all") as rooms:
-                await rooms.connect(server.url, token=token("py-gap", scopes=READ))
-                await rooms.subscribe(f"workflow:{workflow_id}")
-                for n in (0, 1):
+            await rooms.connect(link.url, token=token("py-gap", scopes=READ))
+            await rooms.subscribe(room)
+            for n in (0, 1):
+                await step(broadcaster, workflow_id, n)
+            await eventually(lambda: seen.steps() == [0, 1])
+            assert await admin.client_kill_filter(_type="pubsub") >= 1
+            assert await listeners() == 0
+            for n in (2, 3, 4):  # stored in the stream, published to nobody
+                await step(broadcaster, workflow_id, n)
+            assert await listeners() == 0, "the instance listened again too soon: no gap was made"
+            await eventually(listening_again, timeout=10)
+            with capture_logs() as logs:
+                for n in range(5, 41):  # 5 shows the gap; the rest stream in while the re-ask travels
                     await step(broadcaster, workflow_id, n)
-                await eventually(lambda: seen.steps() == [0, 1])
-                assert await admin.client_kill_filter(_type="pubsub") >= 1
-                assert await listeners() == 0
-                for n in (2, 3, 4):  # stored in the stream, published to nobody
-                    await step(broadcaster, workflow_id, n)
-                assert await listeners() == 0, "the instance listened again too soon: no gap was made"
-                await eventually(listening_again, timeout=10)
-                await step(broadcaster, workflow_id, 5)
-                await eventually(lambda: seen.last_step() == 5)
-                assert rooms.connections == 1  # no reconnect: the gap alone made it ask again
+                    await asyncio.sleep(0.01)
+                await eventually(lambda: seen.last_step() == 40)
+            assert rooms.connections == 1  # no reconnect: the gap alone made it ask again
     finally:
         await admin.aclose()
         private.stop()
-    # The re-ask replays 2-5 (history reaches the event that showed the gap); the live copy of 5
-    # waited for the answer and was dropped as a duplicate.
-    assert seen.timeline == [*(("step", n) for n in range(6)), ("recovered", 4)]
+    resumes = [e for e in logs if e["event"] in ("room_resumed", "room_not_recovered") and e["room"] == room]
+    assert len(resumes) == 1, f"{len(resumes)} re-asks for one gap"
+    assert seen.steps() == list(range(41))  # replayed 2-4 (and what the replay reached), then live, once
+    [replayed] = seen.of("recovered")
+    assert replayed >= 4
 
 
 # -- a file other services copy ------------------------------------------------------------------
