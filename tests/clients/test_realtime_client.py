@@ -175,6 +175,31 @@ async def test_it_resumes_on_the_other_instance_from_redis(
             await broadcaster.aclose()
 
 
+# -- a token that expires: the connection ends, the next one gets a fresh token -----------------
+
+
+async def test_an_expired_connection_comes_back_with_a_fresh_token(server_2000: LiveServer) -> None:
+    workflow_id = uuid.uuid4()
+    seen = Seen()
+    errors: list[tuple[str | None, dict[str, Any]]] = []
+    issued: list[str] = []
+
+    async def fresh_token() -> str:  # e.g. a call to your auth service; the first one is short-lived
+        issued.append(token("py-expiring", scopes=READ, ttl_seconds=2 if not issued else 600))
+        return issued[-1]
+
+    async with room_client(seen, on_error=lambda room, error: errors.append((room, error))) as rooms:
+        await rooms.connect(server_2000.url, token=fresh_token)
+        await rooms.subscribe(f"workflow:{workflow_id}")
+        await step(get_broadcaster(), workflow_id, 0)
+        await eventually(lambda: errors != [], timeout=5)  # the first token expired
+        await step(get_broadcaster(), workflow_id, 1)  # live or replayed, whenever it is back
+        await eventually(lambda: seen.steps() == [0, 1])
+        await eventually(lambda: rooms.connections == 2)
+    assert [(room, error["code"]) for room, error in errors] == [(None, "AUTH_EXPIRED")]
+    assert len(issued) == 2
+
+
 # -- (c) history cannot cover the gap: on_reset, and live events go on ------------------------------
 
 
