@@ -281,9 +281,7 @@ class RoomClient:
         return await self._resume(room, state)
 
     async def unsubscribe(self, room: str) -> dict[str, Any]:
-        self._rooms.pop(room, None)
-        if self.store is not None:
-            self._later(functools.partial(self.store.remove, room))  # after the room's pending saves
+        self._forget(room)
         if not self._joined():
             return {"status": "success", "room": room}
         ack: dict[str, Any] = await self.sio.call(
@@ -394,7 +392,7 @@ class RoomClient:
             self._closing_code = str(data.get("code"))
             self._later(functools.partial(self.on_error, None, data))
         elif name == "subscription.revoked" and isinstance(data.get("room"), str):
-            self._rooms.pop(data["room"], None)  # the server took us out: do not join it again
+            self._forget(data["room"])  # the server took us out: do not join it again
         room = event.get("room")
         state = self._rooms.get(room) if isinstance(room, str) else None
         offset = event.get("offset")
@@ -456,7 +454,7 @@ class RoomClient:
         if ack.get("status") != "success":
             state.pending = False
             if ack.get("code") == "FORBIDDEN":
-                self._rooms.pop(room, None)
+                self._forget(room)
             self._later(lambda: self.on_error(room, ack))
             return
         position = _position(ack.get("position"))
@@ -503,6 +501,11 @@ class RoomClient:
         state.offset, state.epoch = offset, epoch
         self._dispatch(name, event)
         self._save_later(room, state)
+
+    def _forget(self, room: str) -> None:
+        self._rooms.pop(room, None)
+        if self.store is not None:
+            self._later(functools.partial(self.store.remove, room))  # after the room's pending saves
 
     # -- the handler task ------------------------------------------------------------------
     def _dispatch(self, name: str, event: Event) -> None:

@@ -21,7 +21,7 @@ from structlog.testing import capture_logs
 
 import realtime_client
 from events.broadcaster import EventBroadcaster, get_broadcaster
-from realtime_client import RecoveredInfo, ResetInfo, RoomClient
+from realtime_client import ConnectRefused, Position, RecoveredInfo, ResetInfo, RoomClient
 from tests.support.instances import health, two_instances
 from tests.support.net import eventually, free_port
 from tests.support.redis import RedisServer
@@ -198,6 +198,36 @@ async def test_an_expired_connection_comes_back_with_a_fresh_token(server_2000: 
         await eventually(lambda: rooms.connections == 2)
     assert [(room, error["code"]) for room, error in errors] == [(None, "AUTH_EXPIRED")]
     assert len(issued) == 2
+
+
+# -- access taken away ------------------------------------------------------------------------------
+
+
+async def test_a_refused_token_raises_with_the_servers_code(server: LiveServer) -> None:
+    async with RoomClient() as rooms:
+        with pytest.raises(ConnectRefused) as refused:
+            await rooms.connect(server.url, token=token("py-late", ttl_seconds=-10))
+    assert refused.value.code == "AUTH_EXPIRED"
+
+
+async def test_revocations_are_final(server: LiveServer) -> None:
+    """A revoked room is forgotten (with its stored position); a revoked user is not reconnected."""
+    errors: list[tuple[str | None, str]] = []
+    positions: dict[str, Position] = {}
+    room = f"workflow:{uuid.uuid4()}"
+    async with RoomClient(
+        storage=positions, on_error=lambda room, error: errors.append((room, error["code"])), **QUICK
+    ) as rooms:
+        await rooms.connect(server.url, token=token("py-revoked", scopes=READ))
+        await rooms.subscribe(room)
+        await eventually(lambda: room in positions)
+        assert await get_broadcaster().revoke_room("py-revoked", room, reason="removed from the project")
+        await eventually(lambda: room not in positions)
+        assert rooms.position(room) is None
+        assert await get_broadcaster().disconnect_user("py-revoked", reason="account disabled")
+        await asyncio.wait_for(rooms.wait(), 5)  # returns: it does not try again
+        assert rooms.connections == 1
+    assert errors == [(None, "ACCESS_REVOKED")]
 
 
 # -- (c) history cannot cover the gap: on_reset, and live events go on ------------------------------
