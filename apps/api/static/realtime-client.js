@@ -1,8 +1,10 @@
 // Resumable rooms for socket.io-client: no missed events across reconnects.
 //
-// Served by the event server at /ws/static/realtime-client.js (an ES module;
-// works in browsers and in Node). It wraps a socket.io-client Socket you
-// create yourself:
+// Served by the event server at /ws/static/realtime-client.js (an ES module
+// for browsers; Node cannot import from http://, so Node projects save a copy
+// as realtime-client.mjs: WEBSOCKET_INTEGRATION_GUIDE.md, "Receiving events in
+// Node"). Python services: clients/python/realtime_client.py. It wraps a
+// socket.io-client Socket you create yourself:
 //
 //   import { io } from "socket.io-client";              // or the served bundle
 //   import { RoomClient } from "/ws/static/realtime-client.js";
