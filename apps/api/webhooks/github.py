@@ -57,14 +57,18 @@ def _refuse(status: int, code: str, message: str) -> HTTPException:
 
 
 def log_configuration(settings: Settings) -> None:
-    """Say at start-up when webhooks cannot work, and why."""
+    """Say at start-up when webhooks cannot work, and why.
+
+    A warning, once, in every environment: the webhook is optional, so a
+    server without its secret is configured, not faulty (operators alert on
+    `error`).
+    """
     if settings.webhook_secret is not None:
         resolver = get_project_resolver()
         name = getattr(resolver, "__qualname__", type(resolver).__qualname__)
         log.info("github_webhooks_ready", path=PATH, resolver=f"{resolver.__module__}:{name}")
         return
-    emit = log.error if settings.is_production else log.warning
-    emit("github_webhooks_refused", reason=NOT_CONFIGURED, path=PATH, fix="set GITHUB_WEBHOOK_SECRET")
+    log.warning("github_webhooks_refused", reason=NOT_CONFIGURED, path=PATH, fix="set GITHUB_WEBHOOK_SECRET")
 
 
 def _parse(body: bytes | bytearray, content_type: str) -> Mapping[str, Any]:

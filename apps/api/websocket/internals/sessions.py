@@ -47,8 +47,13 @@ async def sent_all(session: Session) -> None:
 
 
 def end_poll(session: Session) -> None:
-    """Answer a long-poll in progress now, with what is queued (Engine.IO's end-of-stream marker)."""
-    session.queue.put_nowait(None)
+    """Answer a long-poll in progress now: with what is queued, and a NOOP packet.
+
+    NOOP is how Engine.IO ends a poll with nothing to say (the protocol's
+    answer to a poll pending when the client closes the session); an empty
+    body is not a payload at all.
+    """
+    session.queue.put_nowait(eio_packet.Packet(eio_packet.NOOP))
 
 
 def seal(session: Session, goodbye: Iterable[Any]) -> None:
