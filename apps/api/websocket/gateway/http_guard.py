@@ -49,6 +49,7 @@ from websocket.gateway.protocol_rules import SessionState, Verdict, check, query
 from websocket.internals.packets import valid_client_frame, valid_client_payload
 from websocket.protocol import jsonlib
 from websocket.protocol.errors import ErrorCode, WebSocketError
+from websocket.protocol.paths import is_engineio_path
 
 UserLookup = Callable[[str], str | None]
 SessionStateOf = Callable[[str], str]  # eio_sid -> a SessionState value
@@ -75,15 +76,14 @@ class EngineIOGuard:
         self.origin_allowed = origin_allowed
 
     def _refuse(self, scope: Scope, eio_sid: str, event: str, code: ErrorCode, **detail: Any) -> None:
-        client = scope.get("client")
         audit.denied(
-            event, code, client_addr=str(client[0]) if client else "unknown",
+            event, code, client_addr=audit.client_of(scope),
             user_id=self.user_of(eio_sid) if eio_sid else None, **detail,
         )  # fmt: skip
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
+        if scope["type"] not in ("http", "websocket") or not is_engineio_path(scope["path"]):
+            await self.app(scope, receive, send)  # python-engineio answers any other path 404
             return
         eio_sid = query_of(scope).get("sid", [""])[0]
         if not self._origin_allowed(scope):

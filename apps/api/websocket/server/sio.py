@@ -127,6 +127,8 @@ class EventServer(SocketIOServerBase):
                 not isinstance(data, str) or data.startswith(BINARY_PACKET_TYPES)
             ):
                 raise ValueError("binary packets are not accepted")
+            if data == "":  # python-socketio would read it as an EVENT with no data
+                raise ValueError("empty packet")
             await super().on_engineio_message(eio_sid, data)
         except Exception as exc:
             audit.denied(
