@@ -37,7 +37,7 @@ from websocket import audit
 from websocket.access.dev_tokens import DevTokenIssuer
 from websocket.access.revocation import RevocationList
 from websocket.access.tokens import TokenValidator
-from websocket.gateway.cors import RestCORSMiddleware
+from websocket.gateway.cors import RestCORSMiddleware, origin_policy
 from websocket.gateway.http_guard import EngineIOGuard
 from websocket.internals.fastlane import EngineIOFastLane
 from websocket.internals.tcp_reset import RawSendTap
@@ -241,8 +241,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for path, asgi_app in engineio_apps(sio):
         guard = EngineIOGuard(
-            asgi_app, settings.max_http_buffer_size, user_of, sio.close_session, admission=sio.admission
-        )
+            asgi_app, settings.max_http_buffer_size, user_of, sio.close_session, admission=sio.admission,
+            session_state=sio.session_state, origin_allowed=origin_policy(settings),
+        )  # fmt: skip
         app.mount(path, guard)
     return app
 

@@ -52,7 +52,7 @@ def test_env(**overrides: Any) -> dict[str, str]:
         "SHUTDOWN_TIMEOUT": "3",
         # Every test client comes from 127.0.0.1, and the suite sends it thousands of deliberate
         # bad tokens: one address's failed connects are throttled only where a test asks for it
-        # (tests/websocket/server/test_flood.py sets the defaults back).
+        # (tests/websocket/gateway/test_flood.py sets the defaults back).
         "CONNECT_FAILURE_BURST": "1000000",
     }
     env.update({name: os.environ[name] for name in FROM_ENVIRONMENT if os.environ.get(name)})

@@ -109,7 +109,7 @@ class StalledPoller:
 
     async def post(self, body: str) -> None:
         response = await self.http.post(self.url, content=body)
-        assert response.text == "OK", response.text
+        assert response.text == "ok", response.text
 
     async def get(self) -> str:
         return (await self.http.get(self.url)).text

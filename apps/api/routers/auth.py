@@ -2,7 +2,7 @@
 
 The same `TokenValidator` as Socket.IO connections (websocket/access/tokens.py)
 decides, so a token means the same thing on every path; a refusal is 401 with
-`{"detail": {"code", "message"}}` and the same codes.
+`{"detail": {"code", "message"}}` and the same codes, audited as `http_refused`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from websocket import audit
 from websocket.access.tokens import Principal, TokenValidator
 from websocket.protocol.errors import AuthError
 
@@ -27,6 +28,10 @@ def current_user(
     try:
         return validator.validate(credentials.credentials if credentials else None)
     except AuthError as exc:
+        audit.denied(
+            "http_refused", exc.code, client_addr=audit.client_of(request),
+            path=request.url.path, reason=exc.message,
+        )  # fmt: skip
         raise HTTPException(
             status_code=401,
             detail={"code": exc.code.value, "message": exc.message},

@@ -91,16 +91,15 @@ class Published(BaseModel):
     events: list[PublishedEvent]
 
 
-def _publisher(user: CurrentUser) -> Principal:
+def _publisher(user: CurrentUser, request: Request) -> Principal:
     if user.role in PUBLISHER_ROLES or user.has_scope(PUBLISH_SCOPE):
         return user
-    raise HTTPException(
-        status_code=403,
-        detail={
-            "code": "FORBIDDEN",
-            "message": f"publishing needs scope {PUBLISH_SCOPE} or role service/admin",
-        },
-    )
+    message = f"publishing needs scope {PUBLISH_SCOPE} or role service/admin"
+    audit.denied(
+        "http_refused", ErrorCode.FORBIDDEN, client_addr=audit.client_of(request),
+        user_id=user.id, path=request.url.path, reason=message,
+    )  # fmt: skip
+    raise HTTPException(status_code=403, detail={"code": ErrorCode.FORBIDDEN.value, "message": message})
 
 
 def item_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
@@ -138,7 +137,7 @@ def idempotency_key(publisher: str, key: str) -> str:
 
 def _rate_limited(request: Request, user: Principal, refusal: Refusal, events: int) -> JSONResponse:
     if refusal.report:
-        client = request.client.host if request.client else "unknown"
+        client = audit.client_of(request)
         audit.denied(
             "events_publish_rate_limited", ErrorCode.RATE_LIMITED, client_addr=client, user_id=user.id,
             refused=refusal.report, status=429,

@@ -32,6 +32,7 @@ from logging_setup import get_logger
 from webhooks.github_events import HANDLED_EVENTS, MappingError, to_event
 from webhooks.projects import get_project_resolver
 from webhooks.signed_body import read_signed
+from websocket import audit
 
 log = get_logger("webhooks.github")
 router = APIRouter(tags=["webhooks"])
@@ -57,14 +58,18 @@ def _refuse(status: int, code: str, message: str) -> HTTPException:
 
 
 def log_configuration(settings: Settings) -> None:
-    """Say at start-up when webhooks cannot work, and why."""
+    """Say at start-up when webhooks cannot work, and why.
+
+    A warning, once, in every environment: the webhook is optional, so a
+    server without its secret is configured, not faulty (operators alert on
+    `error`).
+    """
     if settings.webhook_secret is not None:
         resolver = get_project_resolver()
         name = getattr(resolver, "__qualname__", type(resolver).__qualname__)
         log.info("github_webhooks_ready", path=PATH, resolver=f"{resolver.__module__}:{name}")
         return
-    emit = log.error if settings.is_production else log.warning
-    emit("github_webhooks_refused", reason=NOT_CONFIGURED, path=PATH, fix="set GITHUB_WEBHOOK_SECRET")
+    log.warning("github_webhooks_refused", reason=NOT_CONFIGURED, path=PATH, fix="set GITHUB_WEBHOOK_SECRET")
 
 
 def _parse(body: bytes | bytearray, content_type: str) -> Mapping[str, Any]:
@@ -131,7 +136,13 @@ async def github_webhook(request: Request) -> JSONResponse:
         status, body = await _handle(request, github_event, delivery)
     except HTTPException as exc:
         detail = cast(dict[str, str], exc.detail)  # always {code, message} here
-        log.warning("github_webhook", status=exc.status_code, outcome="refused", **detail)
+        if detail["code"] == "DELIVERY_FAILED":  # ours (the event bus), not the sender's
+            log.warning("github_webhook", status=exc.status_code, outcome="refused", **detail)
+        else:  # the sender's: one audit line (summarised when repeated), as every refusal
+            audit.denied(
+                "github_webhook_refused", detail["code"], client_addr=audit.client_of(request),
+                status=exc.status_code, reason=detail["message"],  # github_event, delivery: bound above
+            )  # fmt: skip
         raise
     except Exception:  # a resolver of the host application failed: its bug, logged with its trace
         log.exception("github_webhook", status=500, outcome="error")

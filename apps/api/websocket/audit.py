@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 from typing import Any
 
 from logging_setup import get_logger
@@ -124,21 +125,32 @@ async def stop_summaries() -> None:
     await summaries.stop()
 
 
+def client_of(scope: Mapping[str, Any]) -> str:
+    """The client address of an ASGI request (its scope: a Starlette Request is one too)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
 def denied(
     event: str,
-    code: ErrorCode,
+    code: ErrorCode | str,
     *,
     client_addr: str,
     user_id: str | None = None,
     level: str = "warning",
     **detail: Any,
 ) -> None:
-    """Record that something a client asked for was refused, or that it was cut off."""
+    """Record that something a client asked for was refused, or that it was cut off.
+
+    `code` is what the client was answered: an ErrorCode, or the code of an
+    HTTP contract that has its own (the GitHub webhook's INVALID_SIGNATURE).
+    """
+    value = code.value if isinstance(code, ErrorCode) else code
     connection = detail.get("connection_id")
-    kind = (event, code.value, client_addr, user_id, connection if isinstance(connection, str) else None)
+    kind = (event, value, client_addr, user_id, connection if isinstance(connection, str) else None)
     if summaries.running and not summaries.first(kind, level):
         return
-    fields = {"code": code.value, "client_addr": client_addr, **detail}
+    fields = {"code": value, "client_addr": client_addr, **detail}
     if user_id is not None:
         fields["user_id"] = user_id
     getattr(log, level)(event, **fields)

@@ -181,7 +181,7 @@ async def test_a_polling_client_between_polls_still_collects_the_goodbye(server:
         sid = json.loads(handshake[1:])["sid"]
         url = f"{base}&sid={sid}"
         connect = f"40{NAMESPACE}," + json.dumps({"token": token("between-polls")})
-        assert (await http.post(url, content=connect)).text == "OK"
+        assert (await http.post(url, content=connect)).text == "ok"
         assert (await http.get(url)).text.startswith(f"40{NAMESPACE},")
         # No GET is pending now; the server ends the session and waits for the client.
         closing = asyncio.ensure_future(server.sio.eio.sockets[sid].close(wait=True))

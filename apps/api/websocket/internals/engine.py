@@ -34,6 +34,7 @@ from urllib.parse import parse_qs
 
 import engineio
 from engineio import async_socket
+from engineio import packet as eio_packet
 
 from logging_setup import get_logger
 from websocket.internals.environ import asgi_scope
@@ -44,6 +45,15 @@ log = get_logger("websocket.internals.engine")
 
 # AsyncSocket methods FastSocket replaces that python-socketio's Admin UI patches.
 _ADMIN_PATCHED = ("_websocket_handler", "_send_ping")
+# python-engineio logs the first occurrence of each of these at ERROR, though each is a
+# client's mistake (a bad origin, version, transport, session id, upgrade...). The
+# gateway (websocket/gateway/http_guard.py) refuses them before python-engineio sees
+# them and writes the audit line; marking the keys as already seen makes python-engineio
+# log any it still meets (a race with a session closing) at INFO, below our level.
+CLIENT_ERROR_KEYS = frozenset(
+    {"bad-origin", "bad-transport", "bad-version", "bad-jsonp-index", "bad-upgrade", "bad-sid",
+     "not-connected", "unexpected-http"}
+)  # fmt: skip
 
 
 def stock_socket_class_intact() -> bool:
@@ -88,6 +98,7 @@ class FastEngineServer(engineio.AsyncServer):  # type: ignore[misc]
         # Called (synchronously, from inside a put) when a socket's queue passes max_queued_bytes.
         self.on_slow_consumer: Callable[[str], None] = self._close_slow_consumer
         self._warned = False
+        self.log_message_keys.update(CLIENT_ERROR_KEYS)
 
     def create_queue(self, *args: Any, **kwargs: Any) -> Any:
         if not args and not kwargs:
@@ -113,10 +124,24 @@ class FastEngineServer(engineio.AsyncServer):  # type: ignore[misc]
             socket.queue.close()
             self.start_background_task(socket.close, wait=False, abort=True, reason="slow consumer")
 
+    def _advertise_exact_ping_interval(self, socket: Any) -> None:
+        """Fix the OPEN packet waiting in a new session's queue: `pingInterval` in whole milliseconds.
+
+        python-engineio 4.15 writes `int(interval + grace) * 1000`, truncating to
+        whole seconds first: a 0.3 s interval was announced as 0 ms, and clients
+        give up on a server they expect to ping every 0 ms. The pings themselves
+        follow the float interval; only the announcement was wrong.
+        """
+        advertised = round((self.ping_interval + self.ping_interval_grace_period) * 1000)
+        for pkt in socket.queue.waiting():
+            if pkt.packet_type == eio_packet.OPEN and isinstance(pkt.data, dict):
+                pkt.data["pingInterval"] = advertised
+
     async def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
         if event == "connect":
             socket: Any = self.sockets.get(args[0])
             if socket is not None and isinstance(socket.queue, PacketQueue):
+                self._advertise_exact_ping_interval(socket)
                 socket.queue.on_overflow = partial(self._overflowed, args[0])
                 scope = asgi_scope(args[1] if len(args) > 1 else None)
                 socket.websocket_scope = scope if scope and scope.get("type") == "websocket" else None

@@ -153,6 +153,10 @@ class PacketQueue:
     def empty(self) -> bool:
         return not self._items
 
+    def waiting(self) -> tuple[Any, ...]:
+        """What waits to be sent, oldest first (a look, not a take)."""
+        return tuple(self._items) if self._items else ()
+
     def qsize(self) -> int:
         return len(self._items) if self._items else 0
 

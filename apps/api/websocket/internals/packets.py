@@ -10,10 +10,13 @@ from __future__ import annotations
 from engineio import packet as eio_packet
 from engineio.payload import Payload
 
-# What a client may send over polling: CLOSE, PONG, MESSAGE, NOOP.
-CLIENT_POLLING_PACKETS = frozenset({eio_packet.CLOSE, eio_packet.PONG, eio_packet.MESSAGE, eio_packet.NOOP})
-# Over WebSocket also PING ("2probe") and UPGRADE, during the upgrade from polling.
-CLIENT_WEBSOCKET_PACKETS = CLIENT_POLLING_PACKETS | {eio_packet.PING, eio_packet.UPGRADE}
+# What a client may send over polling: CLOSE, PONG, MESSAGE. (NOOP is the server's, to end
+# a poll: python-engineio 4.15 answers a client's NOOP in a POST by closing the session
+# and holding that POST until the client polls the CLOSE, which it may never do.)
+CLIENT_POLLING_PACKETS = frozenset({eio_packet.CLOSE, eio_packet.PONG, eio_packet.MESSAGE})
+# Over WebSocket also PING (a client's own ping, and "2probe" during the upgrade), UPGRADE,
+# and NOOP, which the socket loops ignore there.
+CLIENT_WEBSOCKET_PACKETS = CLIENT_POLLING_PACKETS | {eio_packet.PING, eio_packet.UPGRADE, eio_packet.NOOP}
 
 
 def valid_client_frame(text: str) -> bool:

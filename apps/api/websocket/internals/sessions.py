@@ -16,6 +16,7 @@ from typing import Any
 
 from engineio import packet as eio_packet
 
+from websocket.internals.fastsocket import FastSocket
 from websocket.internals.packet_queue import PacketQueue
 
 Session = Any  # python-engineio's AsyncSocket (a FastSocket on the fast path)
@@ -31,8 +32,16 @@ def is_closed(session: Session) -> bool:
 
 
 async def close(session: Session, reason: str, *, wait: bool = True, abort: bool = False) -> None:
-    """Engine.IO's close: `wait` for the client to collect its CLOSE packet, or `abort` the transport."""
+    """Engine.IO's close: `wait` for the client to collect its CLOSE packet, or `abort` the transport.
+
+    Either way a WebSocket is closed by the server once the CLOSE packet is
+    sent. (A stock `AsyncSocket`'s writer would leave it open until the client
+    closes it or the ping timeout, and socket.io-client ignores CLOSE over
+    WebSocket; `FastSocket.close` ends its writer itself.)
+    """
     await session.close(wait=wait, abort=abort, reason=reason)
+    if not abort and is_websocket(session) and not isinstance(session, FastSocket):
+        session.queue.put_nowait(None)  # the stock writer's end marker: it closes the WebSocket
 
 
 def queue_of(session: Session) -> PacketQueue | None:
@@ -47,8 +56,13 @@ async def sent_all(session: Session) -> None:
 
 
 def end_poll(session: Session) -> None:
-    """Answer a long-poll in progress now, with what is queued (Engine.IO's end-of-stream marker)."""
-    session.queue.put_nowait(None)
+    """Answer a long-poll in progress now: with what is queued, and a NOOP packet.
+
+    NOOP is how Engine.IO ends a poll with nothing to say (the protocol's
+    answer to a poll pending when the client closes the session); an empty
+    body is not a payload at all.
+    """
+    session.queue.put_nowait(eio_packet.Packet(eio_packet.NOOP))
 
 
 def seal(session: Session, goodbye: Iterable[Any]) -> None:

@@ -104,6 +104,23 @@ class SocketIOServerBase(socketio.AsyncServer):  # type: ignore[misc]
         """Engine.IO sessions open, joined to a namespace or not."""
         return len(self.eio.sockets)
 
+    def session_state(self, eio_sid: str) -> str:
+        """What python-engineio would make of a request naming `eio_sid`.
+
+        "missing", "opening" (created, handshake not finished), "open" (long-polling
+        or upgrading; also while a goodbye waits to be collected), "upgraded" (on a
+        WebSocket) or "closed" (python-engineio would refuse it, and answers a POST
+        to it with an exception).
+        """
+        socket = self.eio.sockets.get(eio_sid)
+        if socket is None:
+            return "missing"
+        if socket.closed:
+            return "closed"
+        if not socket.connected:
+            return "opening"
+        return "upgraded" if socket.upgraded else "open"
+
     def is_session_open(self, eio_sid: str) -> bool:
         socket = self.eio.sockets.get(eio_sid)
         return socket is not None and not sessions.is_closed(socket)

@@ -24,6 +24,9 @@ class ErrorCode(StrEnum):
     ORIGIN_NOT_ALLOWED = "ORIGIN_NOT_ALLOWED"
     MESSAGE_TOO_LARGE = "MESSAGE_TOO_LARGE"
     BAD_PACKET = "BAD_PACKET"
+    BAD_REQUEST = (
+        "BAD_REQUEST"  # an Engine.IO request the protocol does not allow (gateway/protocol_rules.py)
+    )
     REQUEST_TIMEOUT = "REQUEST_TIMEOUT"  # request headers or body too slow (front/)
     # forced disconnects (connection.error.code; also AUTH_EXPIRED, RATE_LIMITED, ACCESS_REVOKED)
     SLOW_CONSUMER = "SLOW_CONSUMER"

@@ -25,3 +25,8 @@ DEFAULT_ENGINEIO_PATH = "socket.io"
 
 
 ENGINEIO_PREFIXES = ("/" + ENGINEIO_PATH + "/", "/" + DEFAULT_ENGINEIO_PATH + "/")
+
+
+def is_engineio_path(path: str) -> bool:
+    """`path` (a request's full path) is one of the Engine.IO endpoints, with or without its last slash."""
+    return (path if path.endswith("/") else path + "/").startswith(ENGINEIO_PREFIXES)

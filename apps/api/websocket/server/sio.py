@@ -43,6 +43,8 @@ def after_ack(action: Callable[[], object]) -> None:
 # emitting one would call the connect/disconnect (or catch-all "*") handler with
 # arguments of its own choosing.
 RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "*"})
+# A Socket.IO DISCONNECT packet from the client (type 1), to any namespace.
+SOCKETIO_DISCONNECT = "1"
 # Socket.IO packet types that announce binary attachments; this API is JSON only.
 BINARY_PACKET_TYPES = ("5", "6")
 
@@ -125,6 +127,8 @@ class EventServer(SocketIOServerBase):
                 not isinstance(data, str) or data.startswith(BINARY_PACKET_TYPES)
             ):
                 raise ValueError("binary packets are not accepted")
+            if data == "":  # python-socketio would read it as an EVENT with no data
+                raise ValueError("empty packet")
             await super().on_engineio_message(eio_sid, data)
         except Exception as exc:
             audit.denied(
@@ -133,6 +137,16 @@ class EventServer(SocketIOServerBase):
             )  # fmt: skip
             self.forget_attachments(eio_sid)
             await self.close_session(eio_sid, "bad packet")
+            return
+        if isinstance(data, str) and data.startswith(SOCKETIO_DISCONNECT) and not self._joined_any(eio_sid):
+            # The client left its last namespace: the session has nothing more to carry
+            # on this server, and an open one would hold its slot. socket.io-client's
+            # Manager closes it too; a raw client learns it from Engine.IO's CLOSE.
+            await self.close_session(eio_sid, "client namespace disconnect", goodbye=True)
+
+    def _joined_any(self, eio_sid: str) -> bool:
+        manager = self.manager
+        return any(manager.sid_from_eio_sid(eio_sid, namespace) for namespace in manager.get_namespaces())
 
     async def on_event_packet(self, eio_sid: str, namespace: str | None, id: int | None, data: Any) -> None:
         # The protocol says an event is [name: string, ...args]; anything else
