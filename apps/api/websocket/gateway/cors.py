@@ -20,6 +20,10 @@ from websocket.internals.environ import client_address
 from websocket.protocol.errors import ErrorCode
 from websocket.protocol.paths import ENGINEIO_PREFIXES
 
+# Set in a request's environ once its refusal is audited: Engine.IO asks the checker twice for a
+# refused request (to refuse it, then for the CORS headers of the refusal), and it is one refusal.
+_AUDITED = "eventserver.origin_refusal_audited"
+
 
 def origin_checker(settings: Settings) -> Callable[[str | None, dict[str, Any]], bool]:
     """Engine.IO's handshake origin test: configured origins, or the server's own origin."""
@@ -35,10 +39,12 @@ def origin_checker(settings: Settings) -> Callable[[str | None, dict[str, Any]],
             scheme = "https" if scheme == "wss" else "http"
         if host is not None and origin == f"{scheme}://{host}":
             return True
-        audit.denied(
-            "handshake_refused", ErrorCode.ORIGIN_NOT_ALLOWED, client_addr=client_address(environ),
-            origin=origin[:200],
-        )  # fmt: skip
+        if not environ.get(_AUDITED):
+            environ[_AUDITED] = True
+            audit.denied(
+                "handshake_refused", ErrorCode.ORIGIN_NOT_ALLOWED, client_addr=client_address(environ),
+                origin=origin[:200],
+            )  # fmt: skip
         return False
 
     return check
