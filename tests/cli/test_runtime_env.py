@@ -1,11 +1,6 @@
 """`python -m cli` where the server runs: a venv holding requirements.txt alone, as `make run` builds it.
 
-The venv is built once per test session under a temporary folder, with pip as
-this machine configures it (`make run` does the same). The machine's local
-package folders (pip's find-links and file:// indexes) do not hold every pinned
-release, so the packages come from the registry pip is set up for, through pip's
-own cache after the first time. Where they cannot be had, the tests skip
-locally and fail in CI (REQUIRE_ALL_TESTS=1).
+The venv is conftest's `runtime_python` (tests/support/runtime.py), built once per session.
 """
 
 from __future__ import annotations
@@ -14,37 +9,17 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import ClientFactory
 from tests.support import servers
-from tests.support.servers import API_DIR, ROOT, LiveServer
+from tests.support.servers import API_DIR, LiveServer
 from tests.support.tokens import SECRET, token
 from websocket.access.tokens import TokenValidator
 
 # Installed by requirements-dev.txt only: none may be needed by the CLI.
 DEV_ONLY = ("httpx", "pytest", "hypothesis", "jsonschema")
-
-
-@pytest.fixture(scope="session")
-def runtime_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    venv = tmp_path_factory.mktemp("runtime-env") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    python = venv / "bin" / "python"
-    install = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "-r", str(ROOT / "requirements.txt")],
-        capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
-    if install.returncode != 0:
-        message = f"cannot install requirements.txt into a fresh venv: {install.stderr.strip()[-500:]}"
-        if os.environ.get("REQUIRE_ALL_TESTS") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    return python
 
 
 def runtime_env(python: Path, **overrides: str) -> dict[str, str]:
