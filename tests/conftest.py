@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from tests.support.instances import two_instances
 from tests.support.node import NodeClient
 from tests.support.process_state import reset_process_state
 from tests.support.redis import RedisServer, acl_redis_server, redis_url_from_env
+from tests.support.runtime import build_runtime_venv
 from tests.support.servers import FAST_PATH_OFF, LiveServer, ServerProcess
 
 pytest_plugins = ["tests.support.figures", "tests.support.order"]
@@ -124,6 +126,12 @@ async def node() -> AsyncIterator[Callable[[], Awaitable[NodeClient]]]:
     yield factory
     for client in started:
         await client.close()
+
+
+@pytest.fixture(scope="session")
+def runtime_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The python of a venv holding requirements.txt alone (tests/support/runtime.py), once per session."""
+    return build_runtime_venv(tmp_path_factory.mktemp("runtime-env") / "venv")
 
 
 @pytest.fixture(scope="session")

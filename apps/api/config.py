@@ -129,9 +129,10 @@ class Settings(PublisherSettings):
     http_header_timeout: float = Field(default=10, gt=0, le=300)
     http_body_timeout: float = Field(default=10, gt=0, le=300)
     http_body_min_rate: int = Field(default=1024, ge=0)
-    # Slow consumers and replays (issue 12; websocket/server/slow_consumers.py and replay_budget.py):
-    # bytes of outgoing messages that may wait for one connection before it is cut (SLOW_CONSUMER),
-    # and bytes of history one connection may be re-sent per minute by `subscribe {since}`.
+    # Slow consumers and replays (issue 12): websocket/server/slow_consumers.py and
+    # websocket/limits/replay_budget.py. Bytes of outgoing messages that may wait for one connection
+    # before it is cut (SLOW_CONSUMER), and bytes of history one connection may be re-sent per minute
+    # by `subscribe {since}`.
     max_queued_bytes: int = Field(default=1024 * 1024, ge=16 * 1024, le=1024 * 1024 * 1024)
     replay_bytes_per_minute: int = Field(default=4 * 1024 * 1024, ge=0, le=1024 * 1024 * 1024)
     # Handshake floods and brute force, per client address (issue 12 "flood": websocket/gateway/admission.py,
@@ -286,9 +287,12 @@ def _load(kind: type[SettingsT], **overrides: Any) -> SettingsT:
         return kind(**overrides)
     except ValidationError as exc:
         error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"]).upper() or "configuration"
         message = str(error["msg"]).removeprefix("Value error, ")
-        raise SettingsError(f"invalid configuration: {field}: {message}") from None
+        # A rule across settings (a model validator) has no field: its message names the settings.
+        field = ".".join(str(part) for part in error["loc"]).upper()
+        raise SettingsError(
+            f"invalid configuration: {field}: {message}" if field else f"invalid configuration: {message}"
+        ) from None
     except ValueError as exc:  # e.g. malformed JSON in CORS_ORIGINS
         raise SettingsError(f"invalid configuration: {exc}") from None
 

@@ -79,10 +79,12 @@ def _log_development_mode(settings: Settings, ephemeral: bool, dev_tokens: DevTo
         )
     if ephemeral:
         log.warning("jwt_secret_ephemeral", hint="set JWT_SECRET_KEY to keep tokens valid across restarts")
-    # Where to get the token, never the token itself.
+    # What to do next, for a newcomer reading the console: where the token is, never the token itself.
+    page = "localhost" if is_loopback_bind(settings.host) or settings.host == "0.0.0.0" else settings.host
     log.info(
         "development_token_available",
-        fetch=f"curl -s localhost:{settings.port}/ws/dev-token",
+        dashboard=f"http://{page}:{settings.port}/ws/dashboard",
+        token=f"export TOKEN=$(curl -s localhost:{settings.port}/ws/dev-token.txt)",
         user_id="dev-user",
         ttl_s=dev_tokens.ttl,
         signed_with="a key of this process only" if dev_tokens.ephemeral else "JWT_SECRET_KEY",

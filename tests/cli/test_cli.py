@@ -18,6 +18,7 @@ from events.broadcaster import get_broadcaster
 from tests.conftest import ClientFactory
 from tests.support import servers
 from tests.support.clients import Client
+from tests.support.net import free_port
 from tests.support.servers import API_DIR, LiveServer, ServerProcess
 from tests.support.tokens import SECRET, token
 from websocket.access.tokens import TokenValidator
@@ -116,7 +117,7 @@ async def test_tail_prints_coloured_events_one_per_line(server: LiveServer) -> N
     workflow_id = uuid.uuid4()
     # No --token: tail takes the development server's own token.
     tail = await TailProcess(
-        "--url", server.url, "--room", f"workflow:{workflow_id}", "--count", "3", "--color", "always"
+        "--url", server.url, "--room", f"workflow:{workflow_id}", "--count", "2", "--color", "always"
     ).start()
     try:
         await tail.wait_note(f"subscribed to workflow:{workflow_id}")
@@ -128,9 +129,10 @@ async def test_tail_prints_coloured_events_one_per_line(server: LiveServer) -> N
     finally:
         tail.kill()
     assert code == 0
-    assert len(lines) == 3, lines
-    assert "connection.established" in lines[0]
-    for line, percent in zip(lines[1:], (40, 80), strict=True):
+    # --count counts events: the server's greeting is connection news, said on stderr.
+    assert len(lines) == 2, lines
+    assert any(note.startswith(f"connected to {server.url}") for note in tail.notes)
+    for line, percent in zip(lines, (40, 80), strict=True):
         assert f"{YELLOW}workflow.progress" in line
         assert f"workflow:{workflow_id}" in line and f'"progress": {percent}' in line
 
@@ -142,7 +144,7 @@ async def test_tail_json_lines_are_envelopes(server: LiveServer) -> None:
     project_id = uuid.uuid4()
     tail = await TailProcess(
         "--url", server.url, "--token", token("tail-json"), "--room", f"project:{project_id}",
-        "--json", "--count", "2",
+        "--json", "--count", "1",
     ).start()  # fmt: skip
     try:
         await tail.wait_note(f"subscribed to project:{project_id}")
@@ -157,8 +159,8 @@ async def test_tail_json_lines_are_envelopes(server: LiveServer) -> None:
     events = [json.loads(line) for line in lines]
     for event in events:
         validator.validate(event)
-    assert [e["type"] for e in events] == ["connection.established", "project.deleted"]
-    assert events[1]["data"]["project_name"] == CUT  # printed escaped, read back the same
+    assert [e["type"] for e in events] == ["project.deleted"]
+    assert events[0]["data"]["project_name"] == CUT  # printed escaped, read back the same
     assert "\033[" not in "".join(lines)
 
 
@@ -220,11 +222,42 @@ async def test_emit_from_another_process_goes_through_redis(redis_url: str, uniq
         await server.stop()
 
 
-async def test_emit_from_another_process_without_redis_says_it_was_not_delivered() -> None:
-    result = await run_cli("emit", "project.updated", "--set", "status=archived")
+@pytest.mark.parametrize(
+    ("secret", "source"),
+    [("", "with the development token"), (SECRET, "with a token signed with JWT_SECRET_KEY")],
+)
+async def test_emit_without_redis_publishes_through_the_running_servers_api(
+    server: LiveServer, connect: ClientFactory, secret: str, source: str
+) -> None:
+    """The embedded default: no REDIS_URL, so `emit` uses POST /api/events of the server at HOST:PORT."""
+    project_id = uuid.uuid4()
+    client = await connect(token("emit-http", scopes=["projects:read"]))
+    await client.subscribe(f"project:{project_id}")
+    result = await run_cli(
+        "emit", "project.updated", "--set", f"project_id={project_id}", "--set", "status=archived",
+        HOST="127.0.0.1", PORT=str(server.port), JWT_SECRET_KEY=secret,
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    event = await client.wait_for("project.updated")
+    assert event["data"]["status"] == "archived"
+    assert json.loads(result.out)["rooms"] == [f"project:{project_id}"]
+    # Which path it took, on one line of stderr, with the id clients received.
+    [said] = result.err.splitlines()
+    assert said.startswith(f"emit: published through POST {server.url}/api/events {source}"), said
+    assert said.endswith(f"event id {event['id']}")
+
+
+async def test_emit_without_redis_and_without_a_server_says_so_in_one_line() -> None:
+    result = await run_cli("emit", "project.updated", "--url", f"http://127.0.0.1:{free_port()}")
     assert result.code == 1
-    assert json.loads(result.out)["data"]["status"] == "archived"
-    assert "REDIS_URL" in result.err and "Traceback" not in result.err
+    [said] = result.err.splitlines()
+    assert said.startswith("error: cannot reach the server at http://127.0.0.1:") and "make run" in said
+
+
+async def test_emit_to_chosen_rooms_needs_redis() -> None:
+    result = await run_cli("emit", "project.updated", "--room", "global")
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith("error: --room needs REDIS_URL") and result.err.count("\n") == 1
 
 
 @pytest.mark.parametrize(
@@ -240,9 +273,15 @@ async def test_emit_from_another_process_without_redis_says_it_was_not_delivered
         (["emit", "no.such.event"], "invalid choice"),
         (["emit", "agent.connected"], "invalid choice"),  # server-owned
         (["emit", "server.shutdown"], "invalid choice"),
+        (["emit", "project.updated", "--no-such-option"], "unrecognized arguments: --no-such-option"),
+        (["tail", "--count", "many"], "argument --count: invalid int value"),
+        (["teleport"], "invalid choice: 'teleport'"),
+        ([], "the following arguments are required: command"),
     ],
 )
-async def test_emit_refuses_bad_input_in_one_line(args: list[str], message: str) -> None:
+async def test_bad_arguments_are_reported_in_one_line(args: list[str], message: str) -> None:
+    """Ours and argparse's alike: one line on stderr (no usage block), exit status 2."""
     result = await run_cli(*args)
-    assert result.code == 2
+    assert result.code == 2 and result.out == ""
     assert message in result.err and "Traceback" not in result.err
+    assert result.err.startswith("error: ") and result.err.count("\n") == 1, result.err

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -12,7 +11,7 @@ import uuid
 from pathlib import Path
 
 from events.broadcaster import get_broadcaster
-from tests.support.guide import run_shell, shell_block
+from tests.support.guide import Process, run_shell, shell_block
 from tests.support.net import eventually
 from tests.support.node import JS_DIR, ensure_node_modules
 from tests.support.servers import ROOT, LiveServer
@@ -21,44 +20,6 @@ from websocket.protocol.payloads import WorkflowCompleted, WorkflowProgress
 
 EXAMPLE = ROOT / "clients" / "python" / "watch_workflow.py"
 WATCHER = ("workflows:read",)
-
-
-class Process:
-    """A child process whose output is read line by line."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.lines: list[str] = []
-
-    @classmethod
-    async def start(cls, *command: str, cwd: Path, env: dict[str, str]) -> Process:
-        proc = await asyncio.create_subprocess_exec(
-            *command, cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-        )
-        return cls(proc)
-
-    async def until(self, text: str, timeout: float = 15) -> list[str]:
-        """Lines up to the first one containing `text`; fails with what was printed otherwise."""
-        assert self.proc.stdout is not None
-        read: list[str] = []
-        try:
-            async with asyncio.timeout(timeout):
-                while raw := await self.proc.stdout.readline():
-                    read.append(raw.decode().rstrip("\n"))
-                    if text in read[-1]:
-                        self.lines += read
-                        return read
-        except TimeoutError:
-            pass
-        raise AssertionError(f"no line with {text!r}; printed: {self.lines + read}")
-
-    async def exit_code(self, timeout: float = 10) -> int:
-        return await asyncio.wait_for(self.proc.wait(), timeout)
-
-    async def kill(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.kill()
-            await self.proc.wait()
 
 
 async def progress(workflow_id: uuid.UUID, n: int) -> None:

@@ -92,6 +92,39 @@ async def test_events_and_workflow_progress_appear_live(own_server: LiveServer, 
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000
 
 
+async def test_a_test_event_of_the_chosen_type_arrives_in_a_subscribed_room(server: LiveServer) -> None:
+    """Development: the page publishes its sample of a type through POST /api/events, to a room it is in."""
+    workflow_id, project_id = uuid.uuid4(), uuid.uuid4()
+    workflow, project = f"workflow:{workflow_id}", f"project:{project_id}"
+    async with chromium_page() as browser:
+        page = browser.page
+        await open_connected(page, server)
+        await expect(page.locator("#test-event-form")).to_be_visible()
+        await expect(page.locator("#send-test")).to_be_disabled()  # no room yet
+        await subscribe(page, project)
+        await subscribe(page, workflow)
+        await page.select_option("#test-room", workflow)
+        # Only the types that can reach a workflow room are offered for it.
+        offered = await page.locator("#test-type option").all_text_contents()
+        assert offered == ["workflow.started", "workflow.progress", "workflow.completed", "workflow.failed"]
+        await page.select_option("#test-type", "workflow.progress")
+        await page.click("#send-test")
+        row = page.locator(f'#events tr[data-type="workflow.progress"][data-room="{workflow}"]')
+        await expect(row).to_have_count(1)
+        await expect(row).to_contain_text(f'"workflow_id": "{workflow_id}"')
+        await expect(page.locator("#log")).to_contain_text(f"sent workflow.progress to {workflow}")
+        await expect(page.locator(f'.workflow[data-workflow-id="{workflow_id}"]')).to_have_attribute(
+            "data-progress", "50"
+        )
+        # Another room, another type: the field that routes it is set to that room's id.
+        await page.select_option("#test-room", project)
+        await page.select_option("#test-type", "pr.created")
+        await page.click("#send-test")
+        sent = page.locator(f'#events tr[data-type="pr.created"][data-room="{project}"]')
+        await expect(sent).to_have_count(1)
+        assert browser.errors == []
+
+
 async def test_the_dev_token_button_is_offered_to_this_machine_only(server: LiveServer) -> None:
     """A page reached under another name (DNS rebinding: evil.example resolving to 127.0.0.1)
     neither shows the button nor gets a token when it asks anyway."""
@@ -99,6 +132,7 @@ async def test_the_dev_token_button_is_offered_to_this_machine_only(server: Live
         await browser.page.goto(server.url + "/ws/dashboard")
         await expect(browser.page.locator("body")).to_have_attribute("data-dev-token", "available")
         await expect(browser.page.locator("#use-dev-token")).to_be_visible()
+        await expect(browser.page.locator("#test-event-form")).to_be_visible()
     rebinding = "--host-resolver-rules=MAP evil.example 127.0.0.1"
     async with chromium_page(rebinding) as browser:
         page = browser.page
@@ -106,6 +140,8 @@ async def test_the_dev_token_button_is_offered_to_this_machine_only(server: Live
         # The server's answer has arrived (the barrier), and the button stayed hidden.
         await expect(page.locator("body")).to_have_attribute("data-dev-token", "unavailable")
         await expect(page.locator("#use-dev-token")).to_be_hidden()
+        await expect(page.locator("#test-event-form")).to_be_hidden()
+        assert await page.evaluate("fetch('/ws/dev/samples').then((r) => r.status)") == 403
         # The page's own code asks anyway: the refusal is shown, and no token lands in the field.
         await page.evaluate("useDevToken()")
         await expect(page.locator("#log")).to_contain_text("no development token: Development helpers answer")

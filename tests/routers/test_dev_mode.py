@@ -42,6 +42,8 @@ FORGED_HEADERS = [
 ]
 FOREIGN_HOSTS = ["evil.example", "evil.example:8000", "localhost.evil.example", "192.0.2.2:8000", "127.0.0.2"]
 PROJECT = "550e8400-e29b-41d4-a716-446655440000"
+# Every development route that hands something out: the token (JSON and bare) and the dashboard's samples.
+LOCAL_ONLY = ("/ws/dev-token", "/ws/dev-token.txt", "/ws/dev/samples")
 
 
 # A loopback source address per case (127.0.0.20, .21, ...): the audit trail writes the first
@@ -71,15 +73,16 @@ async def assert_refused_everywhere(
     audited_as = audited_as or source
     transport = httpx.AsyncHTTPTransport(local_address=source)
     async with httpx.AsyncClient(base_url=server.url, headers=headers, transport=transport) as http:
-        dev = await http.get("/ws/dev-token")
+        refused = [await http.get(path) for path in LOCAL_ONLY]
         probe = await http.get("/ws/dev-token/available")
-    assert dev.status_code == 403, (headers, dev.text)
-    detail = dev.json()["detail"]
-    assert detail["code"] == "FORBIDDEN" and "this machine" in detail["message"]
-    assert "eyJ" not in dev.text
+    for answer in refused:
+        assert answer.status_code == 403, (headers, answer.url, answer.text)
+        detail = answer.json()["detail"]
+        assert detail["code"] == "FORBIDDEN" and "this machine" in detail["message"]
+        assert "eyJ" not in answer.text
     assert probe.status_code == 200 and probe.json()["available"] is False
-    # The token's refusal is audited (the probe, which only says no, is not).
-    await eventually(lambda: audited(refusals(server, audited_as)) == 1)
+    # Each refusal is audited (the probe, which only says no, is not).
+    await eventually(lambda: audited(refusals(server, audited_as)) == len(LOCAL_ONLY))
     line = refusals(server, audited_as)[0]
     assert line["logger"] == "audit" and line["level"] == "warning"
     assert line["code"] == "FORBIDDEN" and line["client_addr"] == audited_as and line["reason"]
@@ -91,11 +94,15 @@ async def test_a_direct_local_request_is_served(dev_server: ServerProcess) -> No
         async with httpx.AsyncClient(base_url=base) as http:
             body = (await http.get("/ws/dev-token")).json()
             assert (await http.get("/ws/dev-token/available")).json() == {"available": True, "reason": None}
-            # The dev token carries events:publish: it publishes at once.
+            bare = await http.get("/ws/dev-token.txt")
+            assert bare.headers["content-type"].startswith("text/plain") and bare.text.count("\n") == 1
+            samples = (await http.get("/ws/dev/samples")).json()["samples"]
+            assert {s["type"] for s in samples} >= {"project.updated", "workflow.progress"}
+            # The dev token (here the bare one) carries events:publish: it publishes at once.
             published = await http.post(
                 "/api/events",
                 json=project_renamed(uuid.UUID(PROJECT), "x"),
-                headers={"Authorization": f"Bearer {body['token']}"},
+                headers={"Authorization": f"Bearer {bare.text.strip()}"},
             )
         assert published.status_code == 202, published.text
         assert body["user_id"] == "dev-user" and body["expires_in"] == 3600
@@ -136,7 +143,8 @@ async def test_the_dev_token_is_ephemeral_short_and_never_logged(dev_server: Ser
     log = dev_server.log()
     assert minted not in log and minted.split(".")[2] not in log
     started = [r for r in dev_server.records() if r.get("event") == "development_token_available"]
-    assert started and started[0]["fetch"] == f"curl -s localhost:{dev_server.port}/ws/dev-token"
+    one_liner = f"export TOKEN=$(curl -s localhost:{dev_server.port}/ws/dev-token.txt)"
+    assert started and started[0]["token"] == one_liner
     assert "eyJ" not in str(started[0])
 
 

@@ -2,7 +2,7 @@
 
 A test calls `record("soak", "honest events expected 1200, received 1200")`;
 pytest prints every recorded line in a "reliability figures" section of its
-summary (the README's "Reliability" section quotes them).
+summary (OPERATIONS.md's "Reliability" section quotes them).
 """
 
 from __future__ import annotations

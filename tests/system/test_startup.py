@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import subprocess
 import sys
 
@@ -29,7 +31,8 @@ async def test_starts_with_no_configuration_and_says_where_the_dev_token_is() ->
         entries = server.records()
         started = [e for e in entries if e.get("event") == "development_token_available"]
         assert started, server.log()
-        assert started[0]["fetch"] == f"curl -s localhost:{server.port}/ws/dev-token"
+        assert started[0]["token"] == f"export TOKEN=$(curl -s localhost:{server.port}/ws/dev-token.txt)"
+        assert started[0]["dashboard"] == f"http://localhost:{server.port}/ws/dashboard"
         assert any(e.get("event") == "jwt_secret_ephemeral" for e in entries)
         assert not any(e.get("event") == "development_mode_exposed" for e in entries)
         async with httpx.AsyncClient() as http:
@@ -40,6 +43,29 @@ async def test_starts_with_no_configuration_and_says_where_the_dev_token_is() ->
         assert event["data"]["user_id"] == "dev-user"
         await client.close()
         assert "eyJ" not in server.log() and minted not in server.log()
+    finally:
+        await server.stop()
+
+
+async def test_in_the_console_format_start_up_says_what_to_do_next() -> None:
+    """What a newcomer sees after `make run`: the dashboard's address and a token one-liner that works."""
+    server = ServerProcess()
+    server.env = bare_env(PORT=str(server.port))  # no LOG_FORMAT: the console format
+    await server.start()
+    try:
+        line = next(line for line in server.log().splitlines() if "development_token_available" in line)
+        assert f"dashboard=http://localhost:{server.port}/ws/dashboard" in line, line
+        match = re.search(r"token='(export TOKEN=[^']+)'", line)
+        assert match, line
+        result = await asyncio.create_subprocess_exec(
+            "bash", "-c", f'{match.group(1)} && printf %s "$TOKEN"', stdout=asyncio.subprocess.PIPE
+        )
+        minted = (await result.communicate())[0].decode()
+        async with httpx.AsyncClient() as http:  # the page the line names is there
+            assert (await http.get(f"http://localhost:{server.port}/ws/dashboard")).status_code == 200
+        client = await Client().connect(server.url, minted)
+        assert (await client.wait_for("connection.established"))["data"]["user_id"] == "dev-user"
+        await client.close()
     finally:
         await server.stop()
 

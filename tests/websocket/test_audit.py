@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 
 from tests.support import audit
 from tests.support.clients import Client, ConnectRefused
@@ -144,3 +145,24 @@ async def test_forwarded_for_is_honoured_from_a_trusted_proxy_only() -> None:
         assert response.status_code == 403
     finally:
         await server.stop()
+
+
+async def test_a_refused_origin_is_one_refusal_in_the_audit_trail() -> None:
+    """Refused by the gateway before python-engineio reads it: one refusal, one line, no error record."""
+    server = await ServerProcess(audit_summary_interval=0.2).start()
+    try:
+        async with httpx.AsyncClient() as http:
+            refused = await http.get(
+                f"{server.url}/{ENGINEIO_PATH}/", params={"EIO": "4", "transport": "polling"},
+                headers={"Origin": "https://evil.example"},
+            )  # fmt: skip
+        assert refused.status_code == 400
+        ws_url = server.url.replace("http", "ws", 1) + f"/{ENGINEIO_PATH}/?EIO=4&transport=websocket"
+        with pytest.raises(websockets.InvalidStatus):
+            async with websockets.connect(ws_url, origin=websockets.Origin("https://evil.example")):
+                pass
+    finally:
+        await server.stop()  # writes the summaries a repeat would have had
+    lines = [line for line in audit_lines(server) if line["event"] == "handshake_refused"]
+    assert {line["code"] for line in lines} == {"ORIGIN_NOT_ALLOWED"}, lines
+    assert audit.refusals(lines) == 2, lines  # one polling handshake, one WebSocket upgrade

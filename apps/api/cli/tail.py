@@ -3,8 +3,9 @@
 Connects like any client (namespace /ws, a JWT), subscribes to the rooms it is
 given, joins them again after a reconnect, and writes each event to stdout:
 time, type, room, payload; coloured by event family on a terminal, or the raw
-envelope as JSON with `--json`. Connection news goes to stderr, so stdout stays
-one event per line.
+envelope as JSON with `--json`. Connection news goes to stderr, the server's
+`connection.established` greeting included, so stdout holds the events and
+`--count N` counts them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TextIO
 
-import httpx
 import socketio
 
 from websocket.protocol.paths import ENGINEIO_PATH, NAMESPACE
@@ -33,7 +33,8 @@ COLOURS = {
     "ai": "\033[32m",  # green
     "connection": DIM,
 }
-IGNORED = frozenset({"connection_established"})  # the legacy alias of connection.established
+# Connection news, not events: said on stderr ("connected to … as …"); the second is the legacy alias.
+GREETINGS = frozenset({"connection.established", "connection_established"})
 
 
 def format_event(name: str, event: Any, colour: bool) -> str:
@@ -50,21 +51,6 @@ def format_event(name: str, event: Any, colour: bool) -> str:
         return f"{clock}  {name:<22} {room}  {data}"
     tint = RED if name.endswith((".failed", ".error")) else COLOURS.get(name.partition(".")[0], "")
     return f"{DIM}{clock}{RESET}  {tint}{name:<22}{RESET} {room}  {DIM}{data}{RESET}"
-
-
-async def fetch_dev_token(url: str) -> str:
-    """The development token of a server on this machine (GET /ws/dev-token)."""
-    try:
-        async with httpx.AsyncClient(timeout=5) as http:
-            response = await http.get(url.rstrip("/") + "/ws/dev-token")
-    except httpx.HTTPError as exc:
-        raise RuntimeError(f"cannot reach {url}: {exc or type(exc).__name__}") from None
-    if response.status_code != 200:
-        raise RuntimeError(
-            f"no token given and {url}/ws/dev-token answered {response.status_code} "
-            "(it exists in development only, for this machine only): pass --token"
-        )
-    return str(response.json()["token"])
 
 
 def printable(text: str) -> str:
@@ -122,7 +108,7 @@ class Tail:
             self._finish(1)
 
     async def _on_event(self, name: str, *args: Any) -> None:
-        if name in IGNORED:
+        if name in GREETINGS:
             return
         event = args[0] if len(args) == 1 else list(args)
         line = (

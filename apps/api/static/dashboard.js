@@ -47,6 +47,7 @@ async function offerDevToken() {
       ? "Paste an access token, or use the development token"
       : "Paste an access token";
     document.body.dataset.devToken = answer.available ? "available" : "unavailable";
+    if (answer.available) await offerTestEvents();
   } catch {
     $("use-dev-token").hidden = true;
     document.body.dataset.devToken = "unavailable";
@@ -55,17 +56,76 @@ async function offerDevToken() {
 
 async function useDevToken() {
   try {
-    const response = await fetch("/ws/dev-token");
-    const body = await response.json().catch(() => ({}));
-    if (!response.ok) {
-      $("use-dev-token").hidden = true;
-      const detail = body.detail && body.detail.message ? body.detail.message : `HTTP ${response.status}`;
-      throw new Error(detail);
-    }
-    $("token").value = body.token;
+    $("token").value = await devToken();
     log("development token loaded");
   } catch (err) {
+    $("use-dev-token").hidden = true;
     log(`no development token: ${err.message}`, true);
+  }
+}
+
+async function devToken() {
+  const response = await fetch("/ws/dev-token");
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    throw new Error(body.detail && body.detail.message ? body.detail.message : `HTTP ${response.status}`);
+  }
+  return body.token;
+}
+
+// -- test events (development, this machine only, like the token) ---------
+// A sample of each type (its model's example, from /ws/dev/samples), sent to a
+// subscribed room through POST /api/events with the development token: the
+// field that routes the event to that kind of room is set to the room's id.
+let samples = [];
+
+async function offerTestEvents() {
+  const response = await fetch("/ws/dev/samples");
+  if (!response.ok) return;
+  samples = (await response.json()).samples;
+  $("test-event-form").hidden = false;
+  refreshTestRooms();
+}
+
+function refreshTestRooms() {
+  const select = $("test-room");
+  const chosen = select.value;
+  const subscribed = [...rooms.entries()].filter(([, item]) => item.dataset.status === "subscribed");
+  select.replaceChildren(...subscribed.map(([room]) => el("option", { value: room, textContent: room })));
+  if (subscribed.some(([room]) => room === chosen)) select.value = chosen;
+  refreshTestTypes();
+}
+
+function refreshTestTypes() {
+  const select = $("test-type");
+  const chosen = select.value;
+  const kind = $("test-room").value.split(":")[0];
+  const fitting = samples.filter((sample) => kind in sample.routes);
+  select.replaceChildren(...fitting.map((s) => el("option", { value: s.type, textContent: s.type })));
+  if (fitting.some((sample) => sample.type === chosen)) select.value = chosen;
+  $("send-test").disabled = fitting.length === 0;
+}
+
+async function sendTestEvent() {
+  const room = $("test-room").value;
+  const sample = samples.find((s) => s.type === $("test-type").value);
+  if (!room || !sample) return;
+  const [kind, id] = [room.slice(0, room.indexOf(":")), room.slice(room.indexOf(":") + 1)];
+  const data = { ...sample.data, [sample.routes[kind]]: id };
+  try {
+    const response = await fetch("/api/events", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${await devToken()}` },
+      body: JSON.stringify({ type: sample.type, data }),
+    });
+    const body = await response.json().catch(() => ({}));
+    if (response.status !== 202) {
+      const detail = body.detail && body.detail.code ? `${body.detail.code}: ${body.detail.message}` : "";
+      throw new Error(`HTTP ${response.status} ${detail}`);
+    }
+    log(`sent ${sample.type} to ${room} (event ${body.events[0].id})`);
+  } catch (err) {
+    log(`test event not sent: ${err.message}`, true);
   }
 }
 
@@ -87,6 +147,7 @@ function connect() {
   current.on("disconnect", on((reason) => {
     log(`disconnected: ${reason}`, true);
     for (const item of rooms.values()) item.dataset.status = "pending";
+    refreshTestRooms();
     setState(current.active ? "reconnecting" : "disconnected");
   }));
   current.on("connect_error", on((err) => {
@@ -153,6 +214,7 @@ function subscribe(room) {
       rooms.delete(room);
       log(`subscribe ${room}: ${ack.code}: ${ack.message}`, true);
     }
+    refreshTestRooms();
   });
 }
 
@@ -169,6 +231,7 @@ function unsubscribe(room) {
   const item = rooms.get(room);
   rooms.delete(room);
   if (item) item.remove();
+  refreshTestRooms();
   if (socket && socket.connected) {
     socket.emit("unsubscribe", { room }, (ack) => {
       if (ack.status !== "success") log(`unsubscribe ${room}: ${ack.code}: ${ack.message}`, true);
@@ -242,6 +305,11 @@ document.addEventListener("DOMContentLoaded", () => {
   $("connect").addEventListener("click", connect);
   $("disconnect").addEventListener("click", disconnect);
   $("clear").addEventListener("click", () => ($("events").tBodies[0].textContent = ""));
+  $("test-room").addEventListener("change", refreshTestTypes);
+  $("test-event-form").addEventListener("submit", (submit) => {
+    submit.preventDefault();
+    sendTestEvent();
+  });
   $("subscribe-form").addEventListener("submit", (submit) => {
     submit.preventDefault();
     const room = $("room").value.trim();

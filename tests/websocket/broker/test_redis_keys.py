@@ -1,8 +1,8 @@
 """Redis state stays bounded: presence shrinks with use, and every key has a TTL and a documented owner.
 
 Real servers on a real Redis, each test under a key prefix of its own. The
-key families are read from README's table ("What the server keeps in
-Redis"), so a key the code starts writing without documenting it fails here.
+key families are read from OPERATIONS.md's table ("What the server keeps
+in Redis"), so a key the code starts writing without documenting it fails here.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tests.support.tokens import token
 from websocket.broker.connection import RedisPublisher
 from websocket.presence.in_redis import RedisPresence
 
-README = ROOT / "README.md"
+OPERATIONS = ROOT / "OPERATIONS.md"
 READ = ["projects:read", "agents:read"]
 HEARTBEAT = 0.3
 # Enough commands per second for a thousand cycles on one connection.
@@ -34,8 +34,8 @@ FAST_COMMANDS = {"command_rate": 100_000, "command_burst": 100_000, "command_flo
 
 
 def documented_families(prefix: str) -> dict[str, re.Pattern[str]]:
-    """Key pattern -> regex, from the first column of README's Redis key table."""
-    text = README.read_text()
+    """Key pattern -> regex, from the first column of OPERATIONS.md's Redis key table."""
+    text = OPERATIONS.read_text()
     table = text[text.index("### What the server keeps in Redis") :].split("\n### ", 1)[0]
     families = {}
     for pattern in re.findall(r"^\| `(<prefix>:[^`]+)` \|", table, flags=re.MULTILINE):
@@ -61,7 +61,7 @@ def undocumented_or_immortal(report: dict[str, int], prefix: str) -> list[str]:
     trouble = []
     for key, ttl in sorted(report.items()):
         if not any(regex.fullmatch(key) for regex in families.values()):
-            trouble.append(f"{key}: not in README's table")
+            trouble.append(f"{key}: not in OPERATIONS.md's table")
         elif ttl < 0:
             trouble.append(f"{key}: no TTL")
     return trouble

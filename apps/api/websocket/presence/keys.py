@@ -14,8 +14,8 @@ that dies is swept by a live one, or by the next one to start. Should none
 ever start again (a deployment removed, REDIS_KEY_PREFIX changed), the keys
 still go: each has a TTL (`KEY_TTL`, a day), pushed back by every write, by
 every heartbeat (the instances and the instance's rooms key) and, for the
-room hashes, by each instance every quarter of it. README's table of Redis
-keys says the same for every key family of the server.
+room hashes, by each instance every quarter of it. OPERATIONS.md's table of
+Redis keys says the same for every key family of the server.
 """
 
 from __future__ import annotations
