@@ -136,7 +136,7 @@ async def test_an_event_without_ack_id_gets_no_answer_and_the_session_goes_on(en
         await frame_starting(ws, "43/ws,5")
 
 
-@pytest.mark.parametrize("event", ['[42,{}]', "[]", '{"name":"debug:rooms"}'])
+@pytest.mark.parametrize("event", ["[42,{}]", "[]", '{"name":"debug:rooms"}'])
 async def test_an_event_that_is_not_name_and_args_is_refused_through_its_ack(
     engine: Endpoint, event: str
 ) -> None:
