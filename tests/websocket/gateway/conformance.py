@@ -69,6 +69,20 @@ class Endpoint:
             yield ws
 
 
+MODES = ("fast", "stock")  # WS_FAST_PATH on, and python-engineio's own socket loops
+
+
+@contextlib.asynccontextmanager
+async def running(mode: str, **settings: Any) -> AsyncIterator[ServerProcess]:
+    """A server process with the fast path on (`fast`) or off (`stock`)."""
+    process = ServerProcess(ws_fast_path=str(mode == "fast"), **settings)
+    await process.start()
+    try:
+        yield process
+    finally:
+        await process.stop()
+
+
 async def next_frame(ws: Any, timeout: float = 3) -> str | bytes:
     frame: str | bytes = await asyncio.wait_for(ws.recv(), timeout)
     return frame

@@ -21,6 +21,7 @@ import websockets
 
 from tests.support.servers import ServerProcess
 from tests.websocket.gateway.conformance import (
+    MODES,
     PATHS,
     PING_INTERVAL,
     PING_TIMEOUT,
@@ -30,19 +31,16 @@ from tests.websocket.gateway.conformance import (
     decode_open,
     next_frame,
     packets,
+    running,
 )
 
 OPEN_KEYS = {"sid", "upgrades", "pingInterval", "pingTimeout", "maxPayload"}
 
 
-@pytest.fixture(scope="module", params=["fast", "stock"])
+@pytest.fixture(scope="module", params=MODES)
 async def server(request: pytest.FixtureRequest) -> AsyncIterator[ServerProcess]:
-    process = ServerProcess(
-        ping_interval=PING_INTERVAL, ping_timeout=PING_TIMEOUT, ws_fast_path=str(request.param == "fast")
-    )
-    await process.start()
-    yield process
-    await process.stop()
+    async with running(request.param, ping_interval=PING_INTERVAL, ping_timeout=PING_TIMEOUT) as process:
+        yield process
 
 
 @pytest.fixture(params=PATHS)
@@ -50,13 +48,11 @@ def engine(server: ServerProcess, request: pytest.FixtureRequest) -> Endpoint:
     return Endpoint(server, request.param)
 
 
-@pytest.fixture(scope="module", params=["fast", "stock"])
+@pytest.fixture(scope="module", params=MODES)
 async def calm_server(request: pytest.FixtureRequest) -> AsyncIterator[ServerProcess]:
     """Default pings (25 s): a poll stays pending until the test ends it, not until the next ping."""
-    process = ServerProcess(ws_fast_path=str(request.param == "fast"))
-    await process.start()
-    yield process
-    await process.stop()
+    async with running(request.param) as process:
+        yield process
 
 
 @pytest.fixture(params=PATHS)

@@ -17,17 +17,22 @@ import pytest
 
 from tests.support.servers import ServerProcess
 from tests.support.tokens import token
-from tests.websocket.gateway.conformance import Endpoint, closed_by_server, decode_open, next_frame
+from tests.websocket.gateway.conformance import (
+    MODES,
+    Endpoint,
+    closed_by_server,
+    decode_open,
+    next_frame,
+    running,
+)
 
 CONNECT_TIMEOUT = 1.0  # seconds a session may go without joining a namespace (a setting)
 
 
-@pytest.fixture(scope="module", params=["fast", "stock"])
+@pytest.fixture(scope="module", params=MODES)
 async def server(request: pytest.FixtureRequest) -> AsyncIterator[ServerProcess]:
-    process = ServerProcess(connect_timeout=CONNECT_TIMEOUT, ws_fast_path=str(request.param == "fast"))
-    await process.start()
-    yield process
-    await process.stop()
+    async with running(request.param, connect_timeout=CONNECT_TIMEOUT) as process:
+        yield process
 
 
 @pytest.fixture
