@@ -109,3 +109,26 @@ async def acl_redis_server() -> AsyncIterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+async def listeners(url: str, channel: str) -> int:
+    """How many connections listen to `channel`: PUBSUB NUMSUB, or SHARDNUMSUB on a cluster's owner."""
+    from redis.asyncio.cluster import RedisCluster
+    from redis.exceptions import ResponseError
+
+    plain = aioredis.Redis.from_url(url)
+    try:
+        try:
+            await plain.execute_command("CLUSTER", "INFO")
+        except ResponseError:
+            [(_, count)] = await plain.pubsub_numsub(channel)
+            return int(count)
+    finally:
+        await plain.aclose()
+    cluster = RedisCluster.from_url(url)
+    try:
+        node = cluster.get_node_from_key(channel)
+        reply = await cluster.execute_command("PUBSUB", "SHARDNUMSUB", channel, target_nodes=node)
+        return int(reply[1])
+    finally:
+        await cluster.aclose()

@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from logging_setup import get_logger
 
@@ -89,31 +89,38 @@ class MemoryDedupeStore:
 
 
 class RedisDedupeStore:
-    """Claims shared by every process that uses the same Redis and prefix."""
+    """Claims shared by every process that uses the same Redis (or Redis Cluster) and prefix.
+
+    Each claim is one key, so a cluster routes it by its own slot; the client
+    comes from the broker's one factory (websocket/broker/connection.py).
+    """
 
     name = "redis"
 
     def __init__(self, url: str, prefix: str = DEFAULT_PREFIX) -> None:
-        import redis.asyncio as aioredis  # only processes configured for Redis load it
+        from websocket.broker.connection import RedisPublisher  # only processes configured for Redis load it
 
-        self._redis = aioredis.Redis.from_url(
-            url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT, decode_responses=True
-        )
+        self._redis = RedisPublisher(url, "", REDIS_TIMEOUT, name="eventserver-dedupe")
         self._prefix = prefix
+
+    async def _one(self, command: Callable[[Any], object]) -> Any:
+        [result] = await self._redis.run(command)
+        return result.decode() if isinstance(result, bytes) else result
 
     async def claim(self, key: str, value: str, window: float) -> str | None:
         name = self._prefix + key
         milliseconds = max(1, int(window * 1000))
-        if await self._redis.set(name, value, nx=True, px=milliseconds):
+        if await self._one(lambda pipe: pipe.set(name, value, nx=True, px=milliseconds)):
             return None
-        existing = await self._redis.get(name)
+        existing = await self._one(lambda pipe: pipe.get(name))
         # Expired between the two calls: the key is free again, claim it.
-        if existing is None and await self._redis.set(name, value, nx=True, px=milliseconds):
+        if existing is None and await self._one(lambda pipe: pipe.set(name, value, nx=True, px=milliseconds)):
             return None
         return str(existing) if existing is not None else value
 
     async def release(self, key: str) -> None:
-        await self._redis.delete(self._prefix + key)
+        name = self._prefix + key
+        await self._one(lambda pipe: pipe.delete(name))
 
     async def close(self) -> None:
         await self._redis.aclose()

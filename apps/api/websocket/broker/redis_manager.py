@@ -1,44 +1,49 @@
-"""python-socketio's Redis manager, made to notice when it stops hearing Redis.
+"""python-socketio's Redis manager, partitioned by room and watching its own connections.
 
-Three changes to `socketio.AsyncRedisManager`, all through its hooks (named
-in websocket/internals/pubsub_manager.py, which is where python-socketio's private
-names are):
+Changes to `socketio.AsyncRedisManager`, all through its hooks (named in
+websocket/internals/pubsub_manager.py, which is where python-socketio's
+private names are):
 
+* Partitioned fan-out: a room's events travel on the room's own channel
+  (`connection.room_channel`), and this instance listens to a room's channel
+  only while it has a local member there (`subscriber.Subscriber`): the first
+  local member's `enter_room` returns once Redis confirmed the subscription,
+  so the history read that follows a subscribe misses nothing; the last one
+  to leave unsubscribes. Everything else (revocations, the shutdown barrier,
+  python-socketio's own messages) goes on the control channel, which every
+  instance listens to. So an instance reads the events its clients need,
+  not every event of the deployment.
 * `publish_message` is bounded and raises (see `connection.RedisPublisher`).
-* `received_messages` publishes a canary every `canary_interval` seconds and expects it
-  back. A subscription that has silently died (half-open TCP, a killed
-  pub/sub client, a proxy that stopped forwarding) misses its canaries; after
-  three intervals the manager logs `redis_subscription_deaf` at error level
-  and subscribes again on a new connection.
-* Every message from the channel is checked before python-socketio acts on
-  it: the channel is shared with anything that can PUBLISH, so a malformed or
-  foreign message is logged and dropped instead of reaching handler code.
+* Liveness: each pub/sub connection PINGs itself every `canary_interval`
+  seconds; one that hears nothing for three intervals is deaf: the manager
+  logs `redis_subscription_deaf` at error level and subscribes again on new
+  connections. The publisher PINGs on its own connection as often. No
+  message crosses instances for it (the canary published on the shared
+  channel used to cost N² messages per interval).
+* Every message is checked before python-socketio acts on it: the channels
+  are shared with anything that can PUBLISH, so a malformed or foreign
+  message is logged and dropped instead of reaching handler code.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from logging_setup import get_logger
-from websocket.broker.connection import RedisPublisher, close_quietly, redis_client
+from websocket.broker.connection import RedisPublisher
 from websocket.broker.messages import CANARY, validate
+from websocket.broker.subscriber import DeafSubscription, Subscriber
 from websocket.internals.pubsub_manager import PubSubManagerBase
 from websocket.protocol import jsonlib
 
 log = get_logger("websocket.broker")
 
-MISSED_CANARIES = 3
 MAX_BACKOFF = 5.0
 ControlHandler = Callable[[dict[str, Any]], Awaitable[None]]
 SubscribedHook = Callable[[], Awaitable[None]]
-
-
-class DeafSubscription(Exception):
-    pass
 
 
 class RedisManager(PubSubManagerBase):
@@ -47,28 +52,30 @@ class RedisManager(PubSubManagerBase):
         self.publisher = RedisPublisher(
             url, channel, publish_timeout, name=f"eventserver-{self.instance_id[:8]}"
         )
+        self.subscriber = Subscriber(self.publisher, f"{self.publisher.name}-sub", canary_interval)
         self.canary_interval = canary_interval
         self.subscription = "starting"
         self.resubscribes = 0
         self.dropped_messages = 0
-        self._last_canary = time.monotonic()
-        self._canary_task: asyncio.Task[None] | None = None
+        self.unconfirmed = 0  # first joins whose subscription Redis did not confirm in time
         self._control: dict[str, ControlHandler] = {}
         self._on_subscribed: list[SubscribedHook] = []
         self._hook_task: asyncio.Task[None] | None = None
+        self._ping_task: asyncio.Task[None] | None = None
         self._hooks_again = False
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
         """Subscribe now rather than at the first client connection, as stock does."""
         self.start_listening()
-        self._canary_task = asyncio.create_task(self._canaries())
+        self._ping_task = asyncio.create_task(self._ping_publisher())
 
     async def stop(self) -> None:
-        for task in (self._canary_task, self._hook_task, self.listener()):
+        for task in (self._ping_task, self._hook_task, self.listener()):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
+        await self.subscriber.close()
         await self.publisher.aclose()
 
     def on_control(self, method: str, handler: ControlHandler) -> None:
@@ -87,17 +94,56 @@ class RedisManager(PubSubManagerBase):
         return {
             "subscription": self.subscription,
             "publish": "ok" if self.publisher.healthy else "down",
-            "last_canary_age_s": round(time.monotonic() - self._last_canary, 2),
+            "last_canary_age_s": round(self.subscriber.silence(), 2),
             "resubscribes": self.resubscribes,
             "dropped_messages": self.dropped_messages,
+            "cluster": bool(self.publisher.cluster),
+            "channels": self.subscriber.count(),
+            "pubsub_connections": self.subscriber.connections(),
+            "unconfirmed_subscriptions": self.unconfirmed,
         }
 
     def state(self) -> str:
         return "ok" if self.subscription == "ok" and self.publisher.healthy else "down"
 
+    # -- rooms: listen to a room's channel while a local member is there ------
+    async def enter_room(self, sid: str, namespace: str, room: Any, eio_sid: str | None = None) -> None:
+        await super().enter_room(sid, namespace, room, eio_sid=eio_sid)
+        if not isinstance(room, str) or room == sid or sid not in self.rooms.get(namespace, {}).get(room, ()):
+            return  # a sid's own room, or a member of another instance
+        if not await self.subscriber.add(self.publisher.room_channel(room)):
+            self.unconfirmed += 1
+            log.warning("room_subscription_unconfirmed", room=room[:200])
+
+    def basic_leave_room(self, sid: str, namespace: str, room: Any) -> None:
+        super().basic_leave_room(sid, namespace, room)
+        self._left(sid, room)
+
+    def basic_disconnect(self, sid: str, namespace: str, **kwargs: Any) -> None:
+        rooms = self.get_rooms(sid, namespace)
+        super().basic_disconnect(sid, namespace, **kwargs)
+        for room in rooms:
+            self._left(sid, room)
+
+    def basic_close_room(self, room: str, namespace: str) -> None:
+        super().basic_close_room(room, namespace)
+        self._left("", room)
+
+    def _left(self, sid: str, room: Any) -> None:
+        if not isinstance(room, str) or room == sid:
+            return
+        if not any(room in rooms for rooms in self.rooms.values()):
+            self.subscriber.discard(self.publisher.room_channel(room))
+
     # -- python-socketio's hooks (websocket/internals/pubsub_manager.py) ----------
     async def publish_message(self, message: dict[str, Any]) -> None:
-        await self.publisher.publish(jsonlib.dumpb(message))
+        channel = self.publisher.channel
+        room = message.get("room")
+        if message.get("method") == "emit" and isinstance(room, str):
+            channel = self.publisher.room_channel(room)
+            if self.is_connected(room, message.get("namespace") or "/"):
+                return  # a sid of this instance: python-socketio has delivered it already
+        await self.publisher.publish_to(channel, jsonlib.dumpb(message))
 
     async def on_emit_message(self, message: dict[str, Any]) -> None:
         if message.get("callback") or message.get("binary"):
@@ -112,26 +158,32 @@ class RedisManager(PubSubManagerBase):
     async def received_messages(self) -> AsyncIterator[dict[str, Any]]:
         backoff = 0.5
         while True:
-            client = pubsub = None
             try:
-                client = redis_client(
-                    self.publisher.url, self.publisher.timeout, f"{self.publisher.name}-sub"
-                )
-                pubsub = client.pubsub(ignore_subscribe_messages=True)
-                await asyncio.wait_for(pubsub.subscribe(self.publisher.channel), self.publisher.timeout)
+                await self.subscriber.open()
                 self._subscribed()
                 backoff = 0.5
                 self._start_subscribed_hooks()
-                async for message in self._messages(pubsub):
-                    yield message
+                async for batch in self.subscriber.batches():
+                    for _channel, data in batch:
+                        message = self._decode(data)
+                        if message is None:
+                            continue
+                        method = message["method"]
+                        if method == CANARY:
+                            continue  # an older instance's canary on the control channel
+                        if method in self._control:
+                            await self._dispatch_control(method, message)
+                        else:
+                            yield message
             except asyncio.CancelledError:
                 raise
-            except DeafSubscription:
+            except DeafSubscription as exc:
                 self.subscription = "deaf"
                 log.error(
                     "redis_subscription_deaf",
                     channel=self.publisher.channel,
-                    silent_for_s=round(time.monotonic() - self._last_canary, 2),
+                    node=str(exc),
+                    silent_for_s=round(self.subscriber.silence(), 2),
                     action="resubscribing on a new connection",
                 )
             except Exception as exc:
@@ -139,11 +191,11 @@ class RedisManager(PubSubManagerBase):
                     error = f"{type(exc).__name__}: {exc}"
                     log.error("redis_subscription_lost", channel=self.publisher.channel, error=error)
                 self.subscription = "down"
+                await self.subscriber.close()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
             finally:
-                await close_quietly(pubsub)
-                await close_quietly(client)
+                await self.subscriber.close()
 
     # -- internals -----------------------------------------------------------
     def _subscribed(self) -> None:
@@ -153,29 +205,8 @@ class RedisManager(PubSubManagerBase):
                 "redis_subscription_restored", channel=self.publisher.channel, resubscribes=self.resubscribes
             )
         else:
-            log.info("redis_subscribed", channel=self.publisher.channel)
+            log.info("redis_subscribed", channel=self.publisher.channel, cluster=bool(self.publisher.cluster))
         self.subscription = "ok"
-        self._last_canary = time.monotonic()
-
-    async def _messages(self, pubsub: Any) -> AsyncIterator[dict[str, Any]]:
-        deadline = self.canary_interval * MISSED_CANARIES
-        while True:
-            raw = await pubsub.get_message(timeout=self.canary_interval)
-            if time.monotonic() - self._last_canary > deadline:
-                raise DeafSubscription
-            if raw is None or raw.get("type") != "message":
-                continue
-            message = self._decode(raw["data"])
-            if message is None:
-                continue
-            method = message["method"]
-            if method == CANARY:
-                if message.get("host_id") == self.instance_id:
-                    self._last_canary = time.monotonic()
-            elif method in self._control:
-                await self._dispatch_control(method, message)
-            else:
-                yield message
 
     def _decode(self, data: Any) -> dict[str, Any] | None:
         message: Any = None
@@ -225,10 +256,10 @@ class RedisManager(PubSubManagerBase):
         except Exception:
             log.exception("pubsub_control_failed", method=method)
 
-    async def _canaries(self) -> None:
-        message = jsonlib.dumpb({"method": CANARY, "host_id": self.instance_id})
+    async def _ping_publisher(self) -> None:
+        # The publisher's connection is checked like the subscriber's, by itself:
+        # a dead one is noticed (and replaced) before an event needs it.
         while True:
-            # A failed publish is logged by the publisher; a missing canary by the listener.
-            with contextlib.suppress(Exception):
-                await self.publisher.publish(message)
+            with contextlib.suppress(Exception):  # the publisher logs a failure and a recovery
+                await self.publisher.run(lambda pipe: pipe.ping())
             await asyncio.sleep(self.canary_interval)

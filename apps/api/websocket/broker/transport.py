@@ -47,7 +47,7 @@ class LocalTransport:
 
 
 class RedisTransport:
-    """Publish on the Socket.IO channel; every instance (this one included) delivers.
+    """Publish on each room's channel; every instance with a member there (this one included) delivers.
 
     Messages have python-socketio's own `emit` shape, so any instance that
     speaks JSON on the channel delivers them. Kept event types go through one
@@ -85,8 +85,9 @@ class RedisTransport:
                 if event.replay.stored:
                     await self.history.queue_publish(pipe, event, room, before, after)
                 else:
-                    pipe.publish(
-                        self.publisher.channel,
+                    self.publisher.queue_publish(
+                        pipe,
+                        self.publisher.room_channel(room),
                         before + position_prefix(None, None) + event.rest(room) + after,
                     )
 
@@ -98,7 +99,7 @@ class RedisTransport:
         return True
 
     async def control(self, message: dict[str, Any]) -> bool:
-        """A server control message (a revocation): kept in Redis, then published for every listener.
+        """A server control message (a revocation): kept in Redis, then published on the control channel.
 
         Stored first, in the same round trip: an instance that subscribes and
         then reads the stored revocations cannot miss this one.
@@ -108,7 +109,7 @@ class RedisTransport:
         def build(pipe: Pipeline) -> None:
             if self.revocations is not None:
                 self.revocations.queue(pipe, message)
-            pipe.publish(self.publisher.channel, frame)
+            self.publisher.queue_publish(pipe, self.publisher.channel, frame)
 
         try:
             await self.publisher.run(build)

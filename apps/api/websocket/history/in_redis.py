@@ -3,9 +3,11 @@
 Per room, two keys share a hash tag (so a Redis Cluster keeps them together):
 a hash with the stream's epoch and last offset, and a Redis Stream of the
 recent envelopes whose entry ids are the offsets. One Lua script assigns the
-next offset, stores the envelope and PUBLISHes it on the Socket.IO channel,
-atomically: live delivery happens in offset order on every instance, and an
-event is in history exactly when it was published.
+next offset, stores the envelope and publishes it on the room's channel
+(`SOCKETIO_CHANNEL:{room}`, same hash tag; SPUBLISH on a cluster, so it stays
+in the slot the script runs in), atomically: live delivery happens in offset
+order on every instance, and an event is in history exactly when it was
+published.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 
 from websocket.history.positions import NO_STREAM, Position, Recovery, StoredEvent, new_epoch, recover
@@ -35,7 +36,7 @@ if tonumber(ARGV[6]) > 0 then
   redis.call('PEXPIRE', KEYS[2], ARGV[7])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[8])
-redis.call('PUBLISH', ARGV[5], ARGV[3] .. env .. ARGV[4])
+redis.call(ARGV[12], ARGV[5], ARGV[3] .. env .. ARGV[4])
 return offset
 """
 
@@ -59,9 +60,12 @@ class ScriptRunner(Protocol):
     `run(build)` awaits `build(pipe)` when it is a coroutine function.
     """
 
-    channel: str
+    @property
+    def publish_command(self) -> str: ...
 
-    def client(self) -> aioredis.Redis: ...
+    def room_channel(self, room: str) -> str: ...
+
+    async def queue_script(self, pipe: Any, lua: str, keys: list[str], args: list[Any]) -> None: ...
 
     async def run(self, build: Callable[[Pipeline], Awaitable[object] | object]) -> list[Any]: ...
 
@@ -77,36 +81,27 @@ class RedisHistory:
         self.size = size
         self.ttl = ttl
         self.meta_ttl = meta_ttl
-        self._scripts: dict[tuple[int, str], Any] = {}
 
     def keys(self, room: str) -> list[str]:
         base = f"{self.prefix}:history:{{{room}}}"
         return [f"{base}:meta", f"{base}:stream"]
 
-    async def _queue_script(self, pipe: Pipeline, lua: str, keys: list[str], args: list[Any]) -> None:
-        """EVALSHA on the pipeline; the pipeline loads the script first if Redis lacks it."""
-        client = self.publisher.client()
-        script = self._scripts.get((id(client), lua))
-        if script is None:
-            script = self._scripts[(id(client), lua)] = client.register_script(lua)
-        await script(keys, args, client=pipe)  # queued, not run: the pipeline runs it
-
     async def queue_publish(
         self, pipe: Pipeline, event: OutboundEvent, room: str, prefix: bytes, suffix: bytes
     ) -> None:
-        """Queue: next offset, store, publish `prefix + envelope + suffix` on the channel."""
+        """Queue: next offset, store, publish `prefix + envelope + suffix` on the room's channel."""
         args = [
-            new_epoch(), event.rest(room), prefix, suffix, self.publisher.channel, self.size,
+            new_epoch(), event.rest(room), prefix, suffix, self.publisher.room_channel(room), self.size,
             int(self.ttl * 1000), int(self.meta_ttl * 1000), int(time.time() * 1000),
-            event.type.value, event.key,
+            event.type.value, event.key, self.publisher.publish_command,
         ]  # fmt: skip
-        await self._queue_script(pipe, PUBLISH_LUA, self.keys(room), args)
+        await self.publisher.queue_script(pipe, PUBLISH_LUA, self.keys(room), args)
 
     async def _read(self, room: str, since: Position | None) -> tuple[Position, list[StoredEvent]]:
         epoch_arg, offset_arg = (since.epoch, since.offset) if since else ("-", 2**62)
 
         async def build(pipe: Pipeline) -> None:
-            await self._queue_script(pipe, READ_LUA, self.keys(room), [epoch_arg, offset_arg])
+            await self.publisher.queue_script(pipe, READ_LUA, self.keys(room), [epoch_arg, offset_arg])
 
         [(epoch, offset, entries)] = await self.publisher.run(build)
         if not epoch:

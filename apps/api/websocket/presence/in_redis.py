@@ -49,27 +49,31 @@ class RedisPresence:
         self._dirty = True  # write everything on the first heartbeat
         self._task: asyncio.Task[None] | None = None
         self._on_agent_gone: AgentGone | None = None
-        self._scripts: dict[int, Any] = {}
 
     def _alive_after_ms(self) -> int:
         return int((time.time() - self.heartbeat * MISSED_HEARTBEATS) * 1000)
 
     async def _adjust(self, pipe: Pipeline, room: str, user_id: str, delta: int, total: bool = False) -> None:
-        client = self.publisher.client()
-        script = self._scripts.get(id(client))
-        if script is None:
-            script = self._scripts[id(client)] = client.register_script(ADJUST_LUA)
-        keys = [self.keys.room(room), self.keys.instances, self.keys.rooms_of(self.instance)]
-        args: list[str | int] = [
-            self.instance, user_id, delta, self._alive_after_ms(), room, int(total), self.key_ttl_ms,
-        ]  # fmt: skip
-        await script(keys, args, client=pipe)  # queued, not run: the pipeline runs it
+        args: list[str | int] = [self.instance, user_id, delta, self.key_ttl_ms, int(total)]
+        await self.publisher.queue_script(pipe, ADJUST_LUA, [self.keys.room(room)], args)
+
+    def _track(self, pipe: Pipeline, crossed: Iterable[str]) -> None:
+        """Keep the instance's rooms key in step with its entries (`crossed`: where one came or went)."""
+        mine = self.keys.rooms_of(self.instance)
+        for room in crossed:
+            users = len(self.local.rooms.get(room, ()))
+            if users:
+                pipe.hset(mine, room, users)
+            else:
+                pipe.hdel(mine, room)
+        pipe.pexpire(mine, self.key_ttl_ms)
 
     # -- the Presence interface ---------------------------------------------
-    async def _write(self, user_id: str, rooms: list[str], delta: int) -> None:
+    async def _write(self, user_id: str, rooms: list[str], delta: int, crossed: list[str]) -> None:
         async def build(pipe: Pipeline) -> None:
             for room in rooms:
                 await self._adjust(pipe, room, user_id, delta)
+            self._track(pipe, crossed)
 
         try:
             await self.publisher.run(build)
@@ -78,25 +82,31 @@ class RedisPresence:
 
     async def add(self, user_id: str, rooms: Iterable[str]) -> None:
         rooms = list(rooms)
-        self.local.change(user_id, rooms, +1)
-        await self._write(user_id, rooms, +1)
+        await self._write(user_id, rooms, +1, self.local.change(user_id, rooms, +1))
 
     async def remove(self, user_id: str, rooms: Iterable[str]) -> None:
         rooms = list(rooms)
-        self.local.change(user_id, rooms, -1)
-        await self._write(user_id, rooms, -1)
+        await self._write(user_id, rooms, -1, self.local.change(user_id, rooms, -1))
 
     async def _agent(self, agent_id: str, delta: int) -> bool:
         key = AGENT_ONLINE + agent_id
-        crossed = bool(self.local.change(agent_id, [key], delta))
+        changed = self.local.change(agent_id, [key], delta)
+
+        async def build(pipe: Pipeline) -> None:
+            pipe.zrangebyscore(self.keys.instances, self._alive_after_ms(), "+inf")
+            await self._adjust(pipe, key, agent_id, delta, total=True)
+            self._track(pipe, changed)
+
         try:
-            [total] = await self.publisher.run(
-                lambda pipe: self._adjust(pipe, key, agent_id, delta, total=True)
-            )
+            alive, entries, *_ = await self.publisher.run(build)
         except PublishError:
             self._dirty = True
-            return crossed  # the best this instance can tell alone
-        return int(total) == (1 if delta > 0 else 0) and crossed
+            return bool(changed)  # the best this instance can tell alone
+        live = {inst.decode() for inst in alive} | {self.instance}
+        total = sum(
+            int(count) for field, count in _pairs(entries) if field.decode().partition("|")[0] in live
+        )
+        return total == (1 if delta > 0 else 0) and bool(changed)
 
     async def agent_online(self, agent_id: str) -> bool:
         return await self._agent(agent_id, +1)
@@ -114,6 +124,7 @@ class RedisPresence:
         except PublishError:
             return self.local.of(room)  # degraded: this instance's own view
         live = {inst.decode() for inst in alive}
+        entries = dict(_pairs(entries))
         users: Counter[str] = Counter()
         for field, count in entries.items():
             instance, _, user = field.decode().partition("|")
@@ -233,3 +244,10 @@ class RedisPresence:
         for room in rooms:
             if room.startswith(AGENT_ONLINE) and not await self.members(room) and self._on_agent_gone:
                 await self._on_agent_gone(room.removeprefix(AGENT_ONLINE), "instance_lost")
+
+
+def _pairs(entries: Any) -> list[tuple[bytes, bytes]]:
+    """HGETALL's answer as pairs, whether redis-py made it a dict (a command) or left it flat (a script)."""
+    if isinstance(entries, dict):
+        return list(entries.items())
+    return list(zip(entries[::2], entries[1::2], strict=True))
