@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.clients import Client
+from tests.support.cluster import RedisClusterServers
 from tests.support.instances import two_instances
 from tests.support.node import NodeClient
 from tests.support.process_state import reset_process_state
@@ -135,7 +136,7 @@ def runtime_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
+def single_redis_url() -> Iterator[str]:
     """A real Redis: `REDIS_URL` when the environment gives one, else one started for the session.
 
     Tests sharing it keep apart by using their own channel and key prefix
@@ -148,6 +149,29 @@ def redis_url() -> Iterator[str]:
     server = RedisServer().start()
     yield server.url
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(single_redis_url: str) -> str:
+    """The Redis of most tests: a single one (modules that run on both override this with `any_redis`)."""
+    return single_redis_url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterServers]:
+    """A Redis Cluster of our own (3 masters, 1 replica each), started once for the session when asked for."""
+    cluster = RedisClusterServers().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["single", "cluster"])
+def any_redis(request: pytest.FixtureRequest, single_redis_url: str) -> str:
+    """A single Redis, then a Redis Cluster: a module runs on both with
+    `redis_url = any_redis_fixture` (see tests/websocket/history/test_resume.py)."""
+    if request.param == "cluster":
+        return str(request.getfixturevalue("redis_cluster").url)
+    return single_redis_url
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -111,24 +112,46 @@ async def acl_redis_server() -> AsyncIterator[RedisServer]:
         server.stop()
 
 
-async def listeners(url: str, channel: str) -> int:
-    """How many connections listen to `channel`: PUBSUB NUMSUB, or SHARDNUMSUB on a cluster's owner."""
+@contextlib.asynccontextmanager
+async def any_client(url: str) -> AsyncIterator[Any]:
+    """redis-py's client for `url`: a `RedisCluster` when it names a cluster node, else a `Redis`."""
     from redis.asyncio.cluster import RedisCluster
     from redis.exceptions import ResponseError
 
-    plain = aioredis.Redis.from_url(url)
+    client: Any = aioredis.Redis.from_url(url)
     try:
+        await client.execute_command("CLUSTER", "INFO")
+    except ResponseError:
         try:
-            await plain.execute_command("CLUSTER", "INFO")
-        except ResponseError:
-            [(_, count)] = await plain.pubsub_numsub(channel)
-            return int(count)
-    finally:
-        await plain.aclose()
-    cluster = RedisCluster.from_url(url)
+            yield client
+        finally:
+            await client.aclose()
+        return
+    await client.aclose()
+    client = RedisCluster.from_url(url)
+    await client.initialize()
     try:
-        node = cluster.get_node_from_key(channel)
-        reply = await cluster.execute_command("PUBSUB", "SHARDNUMSUB", channel, target_nodes=node)
-        return int(reply[1])
+        yield client
     finally:
-        await cluster.aclose()
+        await client.aclose()
+
+
+async def listeners(url: str, channel: str) -> int:
+    """How many connections listen to `channel`: PUBSUB NUMSUB, or SHARDNUMSUB on a cluster's owner."""
+    async with any_client(url) as client:
+        if not isinstance(client, aioredis.Redis):
+            node = client.get_node_from_key(channel)
+            reply = await client.execute_command("PUBSUB", "SHARDNUMSUB", channel, target_nodes=node)
+            return int(reply[1])
+        [(_, count)] = await client.pubsub_numsub(channel)
+        return int(count)
+
+
+async def publish_raw(url: str, channel: str, *messages: bytes | str) -> None:
+    """Publish as any process could: PUBLISH, or SPUBLISH on a cluster (where the server listens)."""
+    async with any_client(url) as client:
+        for message in messages:
+            if isinstance(client, aioredis.Redis):
+                await client.publish(channel, message)
+            else:
+                await client.spublish(channel, message)

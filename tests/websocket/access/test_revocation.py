@@ -17,6 +17,13 @@ from tests.support.net import eventually
 from tests.support.servers import LiveServer, ServerProcess, run_module
 from tests.support.tokens import token
 
+
+@pytest.fixture
+def redis_url(any_redis: str) -> str:
+    """This module runs on a single Redis and on a Redis Cluster."""
+    return any_redis
+
+
 READ = ("projects:read",)
 
 

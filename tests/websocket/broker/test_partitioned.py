@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from tests.support.clients import Client
 from tests.support.instances import broadcast_from, health
 from tests.support.net import eventually
 from tests.support.redis import listeners
 from tests.support.servers import ServerProcess
 from tests.support.tokens import token
+
+
+@pytest.fixture
+def redis_url(any_redis: str) -> str:
+    """This module runs on a single Redis and on a Redis Cluster."""
+    return any_redis
+
 
 READ = ("projects:read",)
 

@@ -6,14 +6,22 @@ import json
 import uuid
 
 import httpx
-import redis.asyncio as aioredis
+import pytest
 
 from tests.support.barrier import mark_from, reached
 from tests.support.clients import Client
 from tests.support.instances import broadcast_from, health
 from tests.support.net import eventually
+from tests.support.redis import publish_raw
 from tests.support.servers import ServerProcess, run_module
 from tests.support.tokens import token
+
+
+@pytest.fixture
+def redis_url(any_redis: str) -> str:
+    """This module runs on a single Redis and on a Redis Cluster."""
+    return any_redis
+
 
 READ = ("projects:read",)
 
@@ -111,7 +119,6 @@ async def test_malformed_and_foreign_messages_are_dropped(
     a, b = pair
     project_id = uuid.uuid4()
     client = await Client().connect(a.url, token("m-1", scopes=READ))
-    redis = aioredis.Redis.from_url(redis_url)
     garbage: list[bytes | str] = [
         b"\xff\xfe not json",
         "[]",
@@ -129,8 +136,7 @@ async def test_malformed_and_foreign_messages_are_dropped(
     ]
     try:
         await client.subscribe(f"project:{project_id}")
-        for message in garbage:
-            await redis.publish(unique_channel, message)
+        await publish_raw(redis_url, unique_channel, *garbage)
         assert await broadcast_from(b, project_id) is True
         await client.wait_for("project.updated")
         for server in (a, b):
@@ -140,7 +146,6 @@ async def test_malformed_and_foreign_messages_are_dropped(
             assert (await health(server))["redis"] == "ok"
     finally:
         await client.close()
-        await redis.aclose()
     for server in (a, b):
         assert "pubsub_message_dropped" in server.log()
 

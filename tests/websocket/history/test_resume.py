@@ -25,6 +25,13 @@ from websocket.broker.transport import RedisTransport
 from websocket.history.in_redis import RedisHistory
 from websocket.protocol.payloads import WorkflowProgress
 
+
+@pytest.fixture
+def redis_url(any_redis: str) -> str:
+    """This module runs on a single Redis and on a Redis Cluster."""
+    return any_redis
+
+
 pytestmark = pytest.mark.protocol  # run again with WS_FAST_PATH=false (Makefile)
 
 READ = ("workflows:read", "projects:read")

@@ -17,6 +17,13 @@ from tests.support.servers import LiveServer, ServerProcess
 from tests.support.tokens import token
 from websocket.protocol.paths import NAMESPACE
 
+
+@pytest.fixture
+def redis_url(any_redis: str) -> str:
+    """This module runs on a single Redis and on a Redis Cluster."""
+    return any_redis
+
+
 READ = ("projects:read", "agents:read")
 HEARTBEAT = 0.3  # an instance is gone after 3 missed heartbeats (0.9 s)
 

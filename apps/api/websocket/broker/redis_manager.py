@@ -35,7 +35,7 @@ from typing import Any
 from logging_setup import get_logger
 from websocket.broker.connection import RedisPublisher
 from websocket.broker.messages import CANARY, validate
-from websocket.broker.subscriber import DeafSubscription, Subscriber
+from websocket.broker.subscriber import ChannelMoved, DeafSubscription, Subscriber
 from websocket.internals.pubsub_manager import PubSubManagerBase
 from websocket.protocol import jsonlib
 
@@ -186,10 +186,18 @@ class RedisManager(PubSubManagerBase):
                     silent_for_s=round(self.subscriber.silence(), 2),
                     action="resubscribing on a new connection",
                 )
+            except ChannelMoved as exc:
+                # A failover or a resharding moved a slot away from the node we listened on.
+                log.warning("redis_channel_moved", channel=str(exc), action="subscribing on its new owner")
+                self.subscription = "moved"
+                await self.subscriber.close()
+                await asyncio.sleep(0.05)
             except Exception as exc:
-                if self.subscription != "down":
-                    error = f"{type(exc).__name__}: {exc}"
+                error = f"{type(exc).__name__}: {exc}"
+                if self.subscription not in ("down", "moved"):
                     log.error("redis_subscription_lost", channel=self.publisher.channel, error=error)
+                else:
+                    log.info("redis_subscribe_retry", channel=self.publisher.channel, error=error)
                 self.subscription = "down"
                 await self.subscriber.close()
                 await asyncio.sleep(backoff)

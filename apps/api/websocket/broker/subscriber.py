@@ -24,7 +24,8 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any
 
 from redis.crc import key_slot
 
@@ -54,6 +55,7 @@ class _Conn:
         self.active: set[str] = set()
         self.pending: dict[str, deque[Waiters | None]] = {}
         self.reader: asyncio.Task[None] | None = None
+        self.error: BaseException | None = None
 
     def subscribe(self, channel: str, waiters: Waiters) -> None:
         self.link.send(self.sub, channel)
@@ -127,9 +129,14 @@ class Subscriber:
                 return False
         return await self._wait(waiters)
 
-    async def _wait(self, waiters: Waiters) -> bool:
+    def _wait(self, waiters: Waiters) -> Awaitable[bool]:
+        # The future joins the waiters now, not when the caller first awaits: a
+        # reply read in between must find it.
         future = asyncio.get_running_loop().create_future()
         waiters.append(future)
+        return self._until(future)
+
+    async def _until(self, future: asyncio.Future[None]) -> bool:
         try:
             await asyncio.wait_for(future, self.publisher.timeout)
         except TimeoutError:
@@ -196,8 +203,15 @@ class Subscriber:
             waiters = carried.pop(channel, [])
             conn.subscribe(channel, waiters)
             waits.append(self._wait(waiters))
-        results = await asyncio.gather(*waits)
-        if not all(results):
+        confirmed = asyncio.ensure_future(asyncio.gather(*waits))
+        either: set[asyncio.Future[Any]] = {confirmed}
+        either.update(conn.reader for conn in self._conns.values() if conn.reader is not None)
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        failed = next((conn.error for conn in self._conns.values() if conn.error is not None), None)
+        if failed is not None:
+            confirmed.cancel()
+            raise failed
+        if not all(await confirmed):
             raise TimeoutError("subscriptions not confirmed in time")
         self._pinger = asyncio.create_task(self._ping())
 
@@ -240,12 +254,15 @@ class Subscriber:
                             if not conn.answered(channel, subscribed=False) and channel in self.wanted:
                                 raise ChannelMoved(channel)
                     elif isinstance(frame, RespError):
+                        if str(frame).startswith("MOVED"):  # the slot map we used is out of date
+                            raise ChannelMoved(str(frame))
                         raise frame
                 if batch:
                     self._queue.put_nowait(batch)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:
+            conn.error = exc
             self._queue.put_nowait(exc)
 
     async def _ping(self) -> None:
