@@ -12,7 +12,8 @@ from redis.exceptions import NoPermissionError
 
 from tests.support.clients import Client
 from tests.support.net import free_port
-from tests.support.redis import PASSWORD, RedisServer, require
+from tests.support.cluster import RedisClusterServers
+from tests.support.redis import PASSWORD, RedisServer, acl_rule, require
 from tests.support.servers import ServerProcess, run_module
 from tests.support.tokens import token
 
@@ -40,6 +41,13 @@ async def broadcast_round_trip(redis_url: str, extra_env: dict[str, str] | None 
 async def test_documented_acl_user_is_enough(acl_redis: RedisServer) -> None:
     url = f"redis://eventserver:{PASSWORD}@127.0.0.1:{acl_redis.port}/0"
     await broadcast_round_trip(url)
+
+
+async def test_documented_acl_user_is_enough_on_a_cluster(redis_cluster: RedisClusterServers) -> None:
+    for node in redis_cluster.nodes:  # a cluster does not share ACLs between its nodes
+        with redis_cluster.client(node.port) as admin:
+            admin.execute_command("ACL", "SETUSER", *acl_rule())
+    await broadcast_round_trip(f"redis://eventserver:{PASSWORD}@127.0.0.1:{redis_cluster.nodes[0].port}/0")
 
 
 @pytest.mark.parametrize(
