@@ -11,8 +11,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import NoPermissionError
 
 from tests.support.clients import Client
-from tests.support.net import free_port
 from tests.support.cluster import RedisClusterServers
+from tests.support.net import free_port
 from tests.support.redis import PASSWORD, RedisServer, acl_rule, require
 from tests.support.servers import ServerProcess, run_module
 from tests.support.tokens import token
