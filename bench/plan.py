@@ -16,6 +16,7 @@ SCENARIOS = (
     "redis",
     "history",
     "scale",
+    "partition",
     "slow",
     "flood",
 )
@@ -45,6 +46,10 @@ class Plan:
     history_events: int = 3000
     scale_clients: int = 20_000  # across two instances
     scale_events: int = 5
+    # partition: four instances with partition_clients each in a room of their own, plus one
+    # instance with no client; each busy instance publishes partition_events to its own room
+    partition_clients: int = 100
+    partition_events: int = 1000
     # slow: one client stops reading while slow_clients others get slow_rate events/s of slow_pad
     # characters for slow_seconds (~6.5 MB each: past MAX_QUEUED_BYTES plus the kernel's buffers)
     slow_clients: int = 1000

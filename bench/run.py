@@ -37,7 +37,7 @@ from bench.results import Results
 from bench.scenarios import Context, Figures, Skipped, fanout, latency, ramp, single
 from bench.scenarios_flood import flood
 from bench.scenarios_history import history
-from bench.scenarios_redis import cross_instance, scale
+from bench.scenarios_redis import cross_instance, partition, scale
 from bench.scenarios_slow import slow_reader
 from bench.targets import BEFORE_REF, TARGETS, Target
 
@@ -52,10 +52,11 @@ RUNNERS: dict[str, Scenario] = {
     "redis": cross_instance,
     "history": history,
     "scale": scale,
+    "partition": partition,
     "slow": slow_reader,
     "flood": flood,
 }
-NEEDS_REDIS = ("redis", "history", "scale")
+NEEDS_REDIS = ("redis", "history", "scale", "partition")
 
 
 def csv(kind: str, allowed: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
+
+import redis.asyncio as aioredis
 
 from bench.loadgen import LoadGen
 from bench.scenarios import Context, Figures, Skipped, burst, close_clients, connect, delivery_figures
@@ -89,6 +92,59 @@ async def scale(ctx: Context, target: Target, run: int) -> Figures:
         "scale.lost": on_a["lost"] + on_b["lost"],
         "scale.dropped": on_a["dropped"] + on_b["dropped"],
     }
+
+
+async def partition(ctx: Context, target: Target, run: int) -> Figures:
+    """Four instances whose clients are in rooms of their own, one with none: what partitioning buys.
+
+    Before it, every instance read and decoded every event; after, an instance
+    reads the events of rooms it has a member in (the idle instance: none).
+    """
+    if not target.crosses_instances:
+        raise Skipped("no cross-instance mode")
+    plan = ctx.plan
+    link = RedisLink(ctx.redis.url, f"bench-partition-{target.key}-{run}-{time.monotonic_ns()}")
+    async with AsyncExitStack() as stack:
+        servers = []
+        for i in range(5):
+            server = await Server(target, f"partition-{target.key}-{run}-{i}", link, ctx.before_ref).start(
+                ctx.secret
+            )
+            stack.push_async_callback(server.stop)
+            servers.append(server)
+        busy = servers[:4]  # servers[4] has no client
+        [loadgen] = await stack.enter_async_context(load_generators(ctx, 1, plan.partition_clients * 4))
+        rooms = [f"workflow:{uuid.uuid4()}" for _ in busy]
+        for server, room in zip(busy, rooms, strict=True):
+            await connect(loadgen, server, ctx, plan.partition_clients, room)
+        await loadgen.expect(plan.warmup_events)
+        await asyncio.gather(*(s.broadcast(r, plan.warmup_events) for s, r in zip(busy, rooms, strict=True)))
+        await loadgen.collect(plan.idle_ms, plan.deadline_ms)
+
+        n = plan.partition_events
+        await loadgen.expect(n)
+        cpu = [s.cpu_seconds() for s in servers]
+        out = await _redis_bytes_out(ctx.redis.url)
+        await asyncio.gather(*(s.broadcast(r, n) for s, r in zip(busy, rooms, strict=True)))
+        stats = await loadgen.collect(plan.idle_ms, plan.deadline_ms)
+        events = n * len(busy)
+        used = [s.cpu_seconds() - before for s, before in zip(servers, cpu, strict=True)]
+        redis_out = await _redis_bytes_out(ctx.redis.url) - out
+    return {
+        "partition.rate": stats["deliveries_per_s"],
+        "partition.idle_us": used[4] / events * 1e6,
+        "partition.busy_us": sum(used[:4]) / events * 1e6,
+        "partition.redis_out": redis_out / events,
+        "partition.lost": stats["lost"],
+    }
+
+
+async def _redis_bytes_out(url: str) -> int:
+    client = aioredis.Redis.from_url(url)
+    try:
+        return int((await client.info("stats"))["total_net_output_bytes"])
+    finally:
+        await client.aclose()
 
 
 async def _all_receive(
