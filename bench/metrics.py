@@ -140,14 +140,18 @@ def sections(plan: Plan) -> list[Section]:
         Section(
             "partition",
             "Partitioned fan-out (issue 15): four instances, each with its clients in a room of its own",
-            f"Five instances on one Redis (all on the server core): four with {plan.partition_clients} "
-            f"clients each, all in a room of that instance's own, one with no client at all. Each of the "
+            f"Six instances on one Redis (all on the server core): four with {plan.partition_clients} "
+            f"clients each, all in a room of that instance's own, one with no client at all, one with a "
+            f"single client in the first room (what reading an event costs a member). Each of the "
             f"four publishes {plan.partition_events:,} events to its own room, at once. Redis bytes out "
             "per event: INFO stats `total_net_output_bytes` over the burst ÷ events (an event's message is "
             "~0.4 KB, so ~0.4 KB per event means one instance received it; ~2 KB, all five).",
             (
                 Metric("partition.rate", "deliveries/s, all four rooms", "/s", "higher", 0),
                 Metric("partition.idle_us", "CPU per event, instance with no member", "µs", "lower"),
+                Metric(
+                    "partition.member_us", "CPU per received event, instance with one member", "µs", "lower"
+                ),
                 Metric("partition.busy_us", "CPU per event, the four busy instances (sum)", "µs", "lower"),
                 Metric("partition.redis_out", "Redis bytes sent per event", "B", "lower", 0),
                 Metric("partition.lost", "events lost", "events", "", 0),

@@ -106,17 +106,18 @@ async def partition(ctx: Context, target: Target, run: int) -> Figures:
     link = RedisLink(ctx.redis.url, f"bench-partition-{target.key}-{run}-{time.monotonic_ns()}")
     async with AsyncExitStack() as stack:
         servers = []
-        for i in range(5):
+        for i in range(6):
             server = await Server(target, f"partition-{target.key}-{run}-{i}", link, ctx.before_ref).start(
                 ctx.secret
             )
             stack.push_async_callback(server.stop)
             servers.append(server)
-        busy = servers[:4]  # servers[4] has no client
-        [loadgen] = await stack.enter_async_context(load_generators(ctx, 1, plan.partition_clients * 4))
+        busy = servers[:4]  # servers[4] has no client; servers[5] one, in the first room
+        [loadgen] = await stack.enter_async_context(load_generators(ctx, 1, plan.partition_clients * 4 + 1))
         rooms = [f"workflow:{uuid.uuid4()}" for _ in busy]
         for server, room in zip(busy, rooms, strict=True):
             await connect(loadgen, server, ctx, plan.partition_clients, room)
+        await connect(loadgen, servers[5], ctx, 1, rooms[0])
         await loadgen.expect(plan.warmup_events)
         await asyncio.gather(*(s.broadcast(r, plan.warmup_events) for s, r in zip(busy, rooms, strict=True)))
         await loadgen.collect(plan.idle_ms, plan.deadline_ms)
@@ -134,6 +135,7 @@ async def partition(ctx: Context, target: Target, run: int) -> Figures:
         "partition.rate": stats["deliveries_per_s"],
         "partition.idle_us": used[4] / events * 1e6,
         "partition.busy_us": sum(used[:4]) / events * 1e6,
+        "partition.member_us": used[5] / n * 1e6,
         "partition.redis_out": redis_out / events,
         "partition.lost": stats["lost"],
     }
