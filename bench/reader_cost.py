@@ -11,7 +11,12 @@ and in this process reads them back twice (one reader at a time):
 
 each followed by the same decoding (`jsonlib.loads` and `messages.validate`).
 It prints the reader's CPU time (process time, this process only) per message.
-Benchmarks, not tests.
+
+It then measures what a channel per `user:<id>` room costs (issue 15's choice
+against hashed shard channels): `--subscriptions` distinct channels added
+through `Subscriber.add` 100 at a time (a connect storm), each confirmed by
+Redis, then all discarded: wall and CPU time per channel, and Redis's
+`used_memory` per subscribed channel. Benchmarks, not tests.
 """
 
 from __future__ import annotations
@@ -87,7 +92,7 @@ async def redis_py(url: str, n: int) -> float:
         got += 1
     used = time.process_time() - cpu
     proc.wait()
-    await pubsub.aclose()
+    await pubsub.aclose()  # type: ignore[no-untyped-call]
     await client.aclose()
     return used / (n - 1) * 1e6
 
@@ -113,11 +118,41 @@ async def ours(url: str, n: int) -> float:
     return used / (n - 1) * 1e6
 
 
-async def main(n: int) -> None:
+async def subscriptions(url: str, n: int) -> None:
+    publisher = RedisPublisher(url, CHANNEL, 5.0)
+    subscriber = Subscriber(publisher, "subscription-bench", 5.0)
+    await subscriber.open()
+    admin = aioredis.Redis.from_url(url)
+    memory = int((await admin.info("memory"))["used_memory"])
+    channels = [f"{CHANNEL}:{{user:{i:08d}}}" for i in range(n)]
+    wall, cpu = time.monotonic(), time.process_time()
+    for start in range(0, n, 100):
+        confirmed = await asyncio.gather(*(subscriber.add(c) for c in channels[start : start + 100]))
+        assert all(confirmed)
+    added_wall, added_cpu = time.monotonic() - wall, time.process_time() - cpu
+    per_channel = (int((await admin.info("memory"))["used_memory"]) - memory) / n
+    [(_, listening)] = await admin.pubsub_numsub(channels[-1])
+    wall, cpu = time.monotonic(), time.process_time()
+    for channel in channels:
+        subscriber.discard(channel)
+    while int((await admin.pubsub_numsub(channels[-1]))[0][1]):
+        await asyncio.sleep(0.001)
+    gone_wall, gone_cpu = time.monotonic() - wall, time.process_time() - cpu
+    print(f"subscriptions: {n:,} channels, 100 joins at a time, each confirmed (last one heard: {listening})")
+    print(f"  subscribe:   {added_wall / n * 1e6:.1f} µs wall, {added_cpu / n * 1e6:.1f} µs CPU per channel")
+    print(f"  unsubscribe: {gone_wall / n * 1e6:.1f} µs wall, {gone_cpu / n * 1e6:.1f} µs CPU per channel")
+    print(f"  Redis memory: {per_channel:.0f} bytes per subscribed channel")
+    await admin.aclose()
+    await subscriber.close()
+    await publisher.aclose()
+
+
+async def main(n: int, channels: int) -> None:
     redis = RedisServer().start()
     try:
         before = await redis_py(redis.url, n)
         after = await ours(redis.url, n)
+        await subscriptions(redis.url, channels)
     finally:
         redis.stop()
     print(f"messages: {n:,} of {len(MESSAGE)} bytes")
@@ -132,4 +167,6 @@ if __name__ == "__main__":
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--messages", type=int, default=50_000)
-    asyncio.run(main(parser.parse_args().messages))
+    parser.add_argument("--subscriptions", type=int, default=10_000)
+    args = parser.parse_args()
+    asyncio.run(main(args.messages, args.subscriptions))
