@@ -97,8 +97,18 @@ class RedisClusterServers:
     def role(self, port: int) -> str:
         return self.info(port, "replication")["role"]
 
-    def owner(self, key: str) -> int:
-        """The port of the master that owns `key`'s slot."""
+    def owner(self, key: str, timeout: float = 10) -> int:
+        """The port of the master that owns `key`'s slot (once the nodes' views agree after a failover)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            port = self._owner(key)
+            if self.role(port) == "master" and self._replicas(port):
+                return port
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no settled owner for {key!r}")
+            time.sleep(0.05)
+
+    def _owner(self, key: str) -> int:
         with self.client(self.nodes[0].port) as conn:
             slot = int(conn.execute_command("CLUSTER", "KEYSLOT", key))
             for start, end, master, *_ in conn.execute_command("CLUSTER", "SLOTS"):
@@ -106,14 +116,17 @@ class RedisClusterServers:
                     return int(master[1])
         raise LookupError(key)
 
-    def replica_of(self, port: int) -> int:
+    def _replicas(self, port: int) -> list[int]:
         with self.client(port) as conn:
             myid = conn.execute_command("CLUSTER", "MYID")
             myid = myid.decode() if isinstance(myid, bytes) else myid
             lines = conn.execute_command("CLUSTER", "REPLICAS", myid)
-        [line] = lines
-        address = (line.decode() if isinstance(line, bytes) else line).split()[1]
-        return int(address.split("@")[0].rsplit(":", 1)[1])
+        addresses = [(line.decode() if isinstance(line, bytes) else line).split()[1] for line in lines]
+        return [int(address.split("@")[0].rsplit(":", 1)[1]) for address in addresses]
+
+    def replica_of(self, port: int) -> int:
+        [replica] = self._replicas(port)
+        return replica
 
     def failover(self, replica: int) -> None:
         """A manual failover: the replica takes over its master's slots (no data lost)."""
@@ -124,6 +137,34 @@ class RedisClusterServers:
             if time.monotonic() > deadline:
                 raise RuntimeError("the failover did not happen in time")
             time.sleep(0.05)
+        self.wait_ok()
+
+    def kill(self, port: int) -> RedisServer:
+        """SIGKILL one node (not the first: its URL is the cluster's); `revive` brings it back."""
+        [node] = [n for n in self.nodes if n.port == port]
+        assert node is not self.nodes[0] and node.proc is not None
+        node.proc.kill()
+        node.proc.wait()
+        node.proc = None
+        return node
+
+    def promoted(self, replica: int, timeout: float = 15) -> None:
+        """Until `replica` has taken over its dead master's slots and the cluster is ok again."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if self.role(replica) == "master":
+                    break
+            except redis.RedisError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the replica did not take over in time")
+            time.sleep(0.05)
+        self.wait_ok()
+
+    def revive(self, node: RedisServer) -> None:
+        """Restart a killed node: it rejoins (from its nodes.conf) as a replica of its old slots' owner."""
+        node.start()
         self.wait_ok()
 
     def stop(self) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
+
 from tests.support.clients import Client
 from tests.support.cluster import RedisClusterServers
 from tests.support.instances import broadcast_from, health, two_instances
@@ -51,6 +53,50 @@ async def test_clients_keep_receiving_across_a_master_failover(
             assert resumed["replayed"] >= 1, resumed
         finally:
             await watcher.close()
+
+
+@pytest.mark.server_errors("redis_subscription_lost", "redis_publish_failed", "event_not_published")
+async def test_a_killed_master_is_replaced_and_resume_answers(
+    redis_cluster: RedisClusterServers, unique_channel: str
+) -> None:
+    project_id = uuid.uuid4()
+    while redis_cluster.owner(f"{unique_channel}:{{project:{project_id}}}") == redis_cluster.nodes[0].port:
+        project_id = uuid.uuid4()  # the first node is the cluster's URL: kill another
+    room = f"project:{project_id}"
+    master = redis_cluster.owner(f"{unique_channel}:{{{room}}}")
+    replica = redis_cluster.replica_of(master)
+    async with two_instances(redis_cluster.url, unique_channel) as (a, b):
+        watcher = await Client().connect(a.url, token("killed-master-watcher", scopes=READ))
+        try:
+            await watcher.subscribe(room)
+            assert await broadcast_from(b, project_id) is True
+            before = await watcher.wait_for("project.updated")
+            await asyncio.sleep(0.2)  # replication is asynchronous: let the replica have the event
+
+            killed = await asyncio.to_thread(redis_cluster.kill, master)
+            await asyncio.to_thread(redis_cluster.promoted, replica)
+            # Publishing works again once the slot map has the new master (False until then), and
+            # A hears again once it has subscribed on the new master: publish until an event arrives.
+            await eventually(lambda: _published_and_heard(b, project_id, watcher), timeout=20)
+            for server in (a, b):
+                await eventually(lambda s=server: _redis_ok(s), timeout=10)
+
+            resumed = await watcher.call(
+                "subscribe", {"room": room, "since": {"offset": before["offset"], "epoch": before["epoch"]}}
+            )
+            # The replica had the stream: the events after `before` are replayed.
+            assert resumed["recovered"] is True and resumed["replayed"] >= 1, resumed
+        finally:
+            await watcher.close()
+    await asyncio.to_thread(redis_cluster.revive, killed)
+
+
+async def _published_and_heard(server: ServerProcess, project_id: uuid.UUID, watcher: Client) -> bool:
+    heard = len(watcher.received("project.updated"))
+    if not await broadcast_from(server, project_id):
+        return False
+    await asyncio.sleep(0.1)
+    return len(watcher.received("project.updated")) > heard
 
 
 async def _received_after(watcher: Client, sent: list[str], index: int) -> bool:
