@@ -56,6 +56,7 @@ class Target:
     crosses_instances: bool  # has a Redis mode the cross-instance scenarios can use
     settings: tuple[tuple[str, str], ...] = ()  # environment added for ours (its settings)
     before: bool = False  # ours from the --before git ref instead of this checkout
+    sharded: bool = False  # node: @socket.io/redis-adapter's sharded adapter (SSUBSCRIBE per room)
 
     @property
     def is_ours(self) -> bool:
@@ -71,6 +72,8 @@ class Target:
             ports = ["--port", str(port), "--control-port", str(control_port)]
             return [sys.executable, "-m", "bench.servers.bare_websockets", *ports]
         extra = ["--redis-url", redis.url, "--channel", redis.channel] if redis else []
+        if self.sharded:
+            extra.append("--sharded")
         return ["node", str(SERVERS_DIR / "node_socketio.mjs"), "--port", str(port), *extra]
 
     def api_dir(self, before_ref: str) -> Path:
@@ -159,6 +162,15 @@ TARGETS: dict[str, Target] = {
             "Node socket.io 4.8 server, no auth (Redis adapter when crossing)",
             "node",
             True,
+        ),
+        Target(
+            "node-sharded",
+            "Node socket.io sharded",
+            "Node socket.io 4.8 server, no auth, @socket.io/redis-adapter 8.3's sharded adapter "
+            "(SPUBLISH/SSUBSCRIBE, a channel per room subscribed while the room has a local member)",
+            "node",
+            True,
+            sharded=True,
         ),
     )
 }

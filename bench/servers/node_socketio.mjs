@@ -13,7 +13,8 @@ import { parseArgs } from "node:util";
 import { Server } from "socket.io";
 
 const { values: args } = parseArgs({
-  options: { port: { type: "string" }, "redis-url": { type: "string", default: "" }, channel: { type: "string", default: "socket.io" } },
+  options: { port: { type: "string" }, "redis-url": { type: "string", default: "" }, channel: { type: "string", default: "socket.io" },
+             sharded: { type: "boolean", default: false } },
 });
 const WORKFLOW_ID = "6f1c2b8e-0d4a-4e43-9a57-3b8f5d2c9e10";
 const now = () => performance.timeOrigin + performance.now();
@@ -112,11 +113,15 @@ const io = new Server(http, {
 
 if (args["redis-url"]) {
   const { createClient } = await import("redis");
-  const { createAdapter } = await import("@socket.io/redis-adapter");
+  const { createAdapter, createShardedAdapter } = await import("@socket.io/redis-adapter");
   const pub = createClient({ url: args["redis-url"] });
   const sub = pub.duplicate();
   await Promise.all([pub.connect(), sub.connect()]);
-  io.adapter(createAdapter(pub, sub, { key: args.channel }));
+  io.adapter(
+    args.sharded
+      ? createShardedAdapter(pub, sub, { channelPrefix: args.channel, subscriptionMode: "dynamic" })
+      : createAdapter(pub, sub, { key: args.channel }),
+  );
 }
 
 const nsp = io.of("/ws");
