@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -12,6 +13,8 @@ from tests.support.net import eventually
 from tests.support.redis import listeners
 from tests.support.servers import ServerProcess
 from tests.support.tokens import token
+from websocket.broker.connection import RedisPublisher
+from websocket.broker.subscriber import Subscriber
 
 
 @pytest.fixture
@@ -52,3 +55,25 @@ async def test_only_instances_with_a_member_listen_to_a_room(
 
 async def _no_listener(redis_url: str, channel: str) -> bool:
     return await listeners(redis_url, channel) == 0
+
+
+async def test_a_channel_left_and_joined_again_at_once_is_heard(redis_url: str, unique_channel: str) -> None:
+    """UNSUBSCRIBE then SUBSCRIBE before Redis answered the first: `add` waits for the second answer."""
+    publisher = RedisPublisher(redis_url, unique_channel, 2.0)
+    subscriber = Subscriber(publisher, "churn-test", 1.0)
+    await subscriber.open()
+    channel = publisher.room_channel("churn")
+    try:
+        for round_ in range(20):
+            assert await subscriber.add(channel) is True
+            subscriber.discard(channel)
+            assert await subscriber.add(channel) is True  # confirmed again, not by the first answer
+            await publisher.publish_to(channel, b"%d" % round_)
+            batch = await asyncio.wait_for(anext(subscriber.batches()), 5)
+            assert batch == [(channel.encode(), b"%d" % round_)]
+            subscriber.discard(channel)
+        await eventually(lambda: _no_listener(redis_url, channel), timeout=5)
+        assert subscriber.count() == 1  # the control channel
+    finally:
+        await subscriber.close()
+        await publisher.aclose()
