@@ -149,11 +149,25 @@ class RedisManager(PubSubManagerBase):
         if message.get("callback") or message.get("binary"):
             await super().on_emit_message(message)
             return
+        self._deliver(message)
+
+    def _plain(self, message: dict[str, Any]) -> bool:
+        """An emit python-socketio would pass to `on_emit_message` as is: another host's, no ack or binary."""
+        return (
+            not message.get("callback") and not message.get("binary") and message["host_id"] != self.host_id
+        )
+
+    def _deliver(self, message: dict[str, Any]) -> None:
         data = message["data"]
         args = data[0] if len(data) == 1 else tuple(data)
         offset = args.get("offset") if isinstance(args, dict) else None
         namespace = message.get("namespace") or "/"
-        self.deliver(message["event"], args, namespace, message.get("room"), message.get("skip_sid"), offset)
+        try:
+            self.deliver(
+                message["event"], args, namespace, message.get("room"), message.get("skip_sid"), offset
+            )
+        except Exception:  # as python-socketio's listener does: one bad message stops nothing
+            log.exception("pubsub_emit_failed", room=str(message.get("room"))[:200])
 
     async def received_messages(self) -> AsyncIterator[dict[str, Any]]:
         backoff = 0.5
@@ -169,9 +183,11 @@ class RedisManager(PubSubManagerBase):
                         if message is None:
                             continue
                         method = message["method"]
-                        if method == CANARY:
+                        if method == "emit" and self._plain(message):
+                            self._deliver(message)  # the common case, without python-socketio's dispatch
+                        elif method == CANARY:
                             continue  # an older instance's canary on the control channel
-                        if method in self._control:
+                        elif method in self._control:
                             await self._dispatch_control(method, message)
                         else:
                             yield message
