@@ -154,13 +154,20 @@ class RedisManager(PubSubManagerBase):
     def _plain(self, message: dict[str, Any]) -> bool:
         """An emit python-socketio would pass to `on_emit_message` as is: another host's, no ack or binary."""
         return (
-            not message.get("callback") and not message.get("binary") and message["host_id"] != self.host_id
+            not message.get("callback")
+            and not message.get("binary")
+            and message["host_id"] != self.instance_id
         )
 
     def _deliver(self, message: dict[str, Any]) -> None:
         data = message["data"]
         args = data[0] if len(data) == 1 else tuple(data)
-        offset = args.get("offset") if isinstance(args, dict) else None
+        offset = None
+        if isinstance(args, dict):
+            offset = args.get("offset")
+            # Handed on as already-encoded JSON: python-socketio would otherwise walk the whole
+            # envelope looking for binary parts (a quarter of a received event's cost) and encode it.
+            args = jsonlib.Fragment(jsonlib.dumpb(args))
         namespace = message.get("namespace") or "/"
         try:
             self.deliver(
