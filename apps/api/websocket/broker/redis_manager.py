@@ -202,6 +202,9 @@ class RedisManager(PubSubManagerBase):
                 raise
             except DeafSubscription as exc:
                 self.subscription = "deaf"
+                # The path to Redis that went silent is likely the publisher's too: it starts
+                # over on fresh connections rather than find out on the next event.
+                await self.publisher.aclose()
                 log.error(
                     "redis_subscription_deaf",
                     channel=self.publisher.channel,
