@@ -142,6 +142,9 @@ class Settings(PublisherSettings):
     connect_failure_burst: int = Field(default=20, ge=1)
     connect_failure_rate: float = Field(default=0.5, gt=0, le=1_000_000)
     max_tracked_addresses: int = Field(default=10_000, ge=100, le=10_000_000)
+    # An IPv6 peer counts by its network of this many bits for every per-address limit
+    # (websocket/limits/addresses.py): one IPv6 host holds a whole /64.
+    address_limit_ipv6_prefix: int = Field(default=64, ge=32, le=128)
     audit_summary_interval: float = Field(default=60, ge=0.1, le=3600)
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")

@@ -154,7 +154,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         broadcaster.attach(transport, observer=metrics)
         broadcaster.use_dedupe(dedupe, settings.dedupe_window)
         await backends.start(on_agent_gone=rooms.agent_gone, revoker=revoker)
-        audit.start_summaries(settings.audit_summary_interval, settings.max_tracked_addresses)
+        audit.start_summaries(
+            settings.audit_summary_interval,
+            settings.max_tracked_addresses,
+            settings.address_limit_ipv6_prefix,
+        )
         github_webhooks.log_configuration(settings)
         log.info(
             "server_started",

@@ -239,6 +239,7 @@ def create_sio(settings: Settings, manager: Any) -> EventServer:
         failure_burst=settings.connect_failure_burst,
         max_addresses=settings.max_tracked_addresses,
         retry_after=settings.connect_timeout,
+        ipv6_prefix=settings.address_limit_ipv6_prefix,
     )
     return EventServer(
         # Room for handshakes in progress above the Socket.IO connection limit.
