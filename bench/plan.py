@@ -20,7 +20,8 @@ SCENARIOS = (
     "flood",
 )
 TARGET_KEYS = (
-    "ours", "ours-before", "ours-stock-engineio", "ours-default-gc", "python-socketio", "websockets", "node",
+    "ours", "ours-before", "ours-stock-engineio", "ours-default-gc", "python-socketio", "websockets",
+    "asyncio", "node",
 )  # fmt: skip
 # Variants of ours with one change switched off run only where that change matters.
 SWITCHED_OFF_SCENARIOS = ("memory", "connects", "fanout")
