@@ -141,6 +141,24 @@ TARGETS: dict[str, Target] = {
             "ours with `GC_TUNING=false`: no gc.freeze(), CPython's default thresholds",
             settings=(("GC_TUNING", "false"),),
         ),
+        _ours(
+            "ours-stock-ws",
+            "ours, uvicorn's WebSocket protocol",
+            "ours with `WS_LEAN_PROTOCOL=false`: uvicorn's websockets-sansio protocol as shipped",
+            settings=(("WS_LEAN_PROTOCOL", "false"),),
+        ),
+        _ours(
+            "ours-no-freeze",
+            "ours, survivors not frozen",
+            "ours with `GC_FREEZE_SURVIVORS=false`: GC_TUNING's start-up freeze and thresholds only",
+            settings=(("GC_FREEZE_SURVIVORS", "false"),),
+        ),
+        _ours(
+            "ours-no-gate",
+            "ours, clean-ups not bounded per turn",
+            "ours with `DISCONNECTS_PER_TURN=0`: every ended WebSocket cleaned up in the turn it ends",
+            settings=(("DISCONNECTS_PER_TURN", "0"),),
+        ),
         Target(
             "python-socketio",
             "python-socketio",
@@ -173,7 +191,10 @@ TARGETS: dict[str, Target] = {
     )
 }
 # Variants of ours that switch one change off: ours ÷ variant is what that change bought.
-ABLATIONS = ("ours-before", "ours-stock-engineio", "ours-default-gc")
+ABLATIONS = (
+    "ours-before", "ours-stock-engineio", "ours-default-gc",
+    "ours-stock-ws", "ours-no-freeze", "ours-no-gate",
+)  # fmt: skip
 
 
 class Server:
