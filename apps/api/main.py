@@ -258,7 +258,7 @@ def main() -> None:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    thresholds = tune_gc(settings.gc_tuning)
+    thresholds = tune_gc(settings.gc_tuning, settings.gc_freeze_survivors, settings.gc_reclaim_interval)
     log.info("gc_configured", frozen=gc.get_freeze_count(), thresholds=thresholds)
     server = GracefulServer(
         uvicorn.Config(app, **uvicorn_options(settings)), app.state.drain, settings.shutdown_timeout
