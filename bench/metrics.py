@@ -76,6 +76,7 @@ def sections(plan: Plan) -> list[Section]:
                 Metric("connects.disconnect_lag_ms", "longest stall in the disconnect", "ms", "lower"),
                 Metric("connects.disconnect_stalls", "stalls over 100 ms in the disconnect", "", "", 0),
                 Metric("connects.full_gc_ms", f"a full collection, {top:,} connected (ours)", "ms", "lower"),
+                Metric("connects.full_gc_found", "objects that full collection freed", "", "", 0),
                 Metric("connects.ramp_gc_count", "GC collections while ramping", "", "", 0),
                 Metric("connects.ramp_gc_gen2", "full (gen 2) collections while ramping", "", "", 0),
                 Metric("connects.ramp_gc_max_ms", "longest GC pause while ramping", "ms", "lower"),

@@ -22,7 +22,9 @@ protocol and the same decisions with:
   leaves it open, and socket.io-client ignores CLOSE over WebSocket, so a
   server-initiated close went unnoticed for ping_interval + ping_timeout);
 * the clean-up of an ended WebSocket (Engine.IO and Socket.IO disconnect, our
-  handlers) waits its turn at the server's `end_gate`, a `TurnGate` that lets
+  handlers), and that of a Socket.IO DISCONNECT packet (`41...`, which
+  socket.io-client sends before closing), wait their turn at the server's
+  `end_gate`, a `TurnGate` that lets
   DISCONNECTS_PER_TURN of them run per event-loop turn. When thousands of
   clients leave at once their closes arrive together, every reader wakes in
   the same turn, and without the gate that one turn ran every clean-up before
@@ -293,6 +295,9 @@ class FastSocket(async_socket.AsyncSocket):  # type: ignore[misc]
         except Exception:
             self.server.logger.info("%s: Undecodable packet, closing", self.sid)
             return str(reasons.TRANSPORT_ERROR)
+        if pkt.packet_type == packet.MESSAGE and isinstance(pkt.data, str) and pkt.data.startswith("41"):
+            # A Socket.IO DISCONNECT: its clean-up runs inside receive(); it waits its turn too.
+            await self.server.end_gate.turn()
         try:
             await self.receive(pkt)
         except exceptions.UnknownPacketError:
