@@ -201,6 +201,7 @@ def test_connect_storm_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings()
     assert (settings.ws_lean_protocol, settings.gc_freeze_survivors) == (True, True)
     assert (settings.gc_reclaim_interval, settings.disconnects_per_turn) == (600, 32)
+    assert settings.log_connections is False
     for name, bad in (
         ("DISCONNECTS_PER_TURN", "-1"),
         ("DISCONNECTS_PER_TURN", "100001"),

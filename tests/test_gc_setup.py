@@ -75,7 +75,7 @@ print(json.dumps({"thresholds": thresholds, "frozen_by_middle": after_middle - s
 
 def test_survivors_of_a_middle_collection_are_frozen_and_a_reclaim_frees_what_died_frozen() -> None:
     result = run_fresh(SURVIVORS)
-    assert result["thresholds"] == [20_000, 1, 100]
+    assert result["thresholds"] == [10_000, 1, 100]
     assert isinstance(result["frozen_by_middle"], int) and result["frozen_by_middle"] >= 30_000
     assert result["missed"] == 0  # frozen garbage: no collection sees it...
     assert isinstance(result["reclaimed"], int) and result["reclaimed"] >= 30_000  # ...but a reclaim does
@@ -88,8 +88,10 @@ f = SurvivorFreezer(reclaim_interval=60)
 f.frozen_after_reclaim = 1000
 early = f.reclaim_due(2000, 2000)
 f.last_reclaim = time.monotonic() - 61
-print(json.dumps({"early": early, "grown_quiet": f.reclaim_due(2000, 1995), "grown_growing": f.reclaim_due(2000, 1500),
-                  "not_grown": f.reclaim_due(1200, 1200), "never": SurvivorFreezer(0).reclaim_due(10**6, 10**6)}))
+print(json.dumps({
+    "early": early, "grown_quiet": f.reclaim_due(2000, 1995), "grown_growing": f.reclaim_due(2000, 1500),
+    "not_grown": f.reclaim_due(1200, 1200), "never": SurvivorFreezer(0).reclaim_due(10**6, 10**6),
+}))
 """
 
 

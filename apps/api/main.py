@@ -129,7 +129,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     revoker.listen(manager)
     tokens = TokenLifecycle(validator, registry, revoked, control)
     gate = ConnectionGate(validator, registry, revoked, limits)
-    ConnectionLifecycle(sio, gate, registry, limits, tokens, rooms, control, metrics).register()
+    ConnectionLifecycle(
+        sio, gate, registry, limits, tokens, rooms, control, metrics, settings.log_connections
+    ).register()
     commands = CommandHandlers(rooms, control, tokens, revoked, limits, metrics)
     Dispatcher(registry, CommandRateLimit(limits.command_rate, control), commands.table()).register(sio)
     slow_consumers = SlowConsumers(sio, registry)

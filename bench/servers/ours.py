@@ -58,7 +58,7 @@ def create_bench_app(*args: Any, **kwargs: Any) -> FastAPI:
         return JSONResponse(probe.stop())
 
     async def collect(request: Request) -> JSONResponse:
-        """A full collection now (after gc.unfreeze() with ?unfreeze=1): what cyclic garbage was left."""
+        """A full collection now (with ?unfreeze=1: of the frozen heap too, frozen again after)."""
         frozen = gc.get_freeze_count()
         if request.query_params.get("unfreeze") == "1":
             gc.unfreeze()
@@ -68,6 +68,8 @@ def create_bench_app(*args: Any, **kwargs: Any) -> FastAPI:
         started = time.perf_counter()
         found = gc.collect()
         elapsed = (time.perf_counter() - started) * 1000
+        if frozen and request.query_params.get("unfreeze") == "1":
+            gc.freeze()  # as it was (GC_TUNING): the rest of the run is not changed by this probe
         kinds: dict[str, int] = {}
         if types:
             gc.set_debug(0)

@@ -1142,7 +1142,7 @@ async def test_ws_sansio_protocol() -> None:
 
     with collector_off():
         made = await one_websocket_session(lean)
-        http_protocol, ws_protocol = made
+        _, ws_protocol = made
         assert seen == [(None, None, FRAMES_LOGGER)]
         assert ws_protocol() is None  # freed without the collector: no cycle left
         stock = await one_websocket_session(lambda _: None, ws=WebSocketsSansIOProtocol)

@@ -64,6 +64,14 @@ class TurnGate:
         self._passed = 0
         self._waiting: deque[asyncio.Future[None]] = deque()
         self._scheduled = False
+        # asyncio.get_running_loop() costs a getpid() system call on Python 3.11: ask once per loop.
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            loop = self._loop = asyncio.get_running_loop()
+        return loop
 
     @property
     def waiting(self) -> int:
@@ -76,7 +84,7 @@ class TurnGate:
             self._passed += 1
             self._schedule()
             return
-        future = asyncio.get_running_loop().create_future()
+        future = self._running_loop().create_future()
         self._waiting.append(future)
         self._schedule()
         await future
@@ -84,7 +92,7 @@ class TurnGate:
     def _schedule(self) -> None:
         if not self._scheduled:
             self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._next_turn)
+            self._running_loop().call_soon(self._next_turn)
 
     def _next_turn(self) -> None:
         """Once per loop turn while anyone passed or waits: the next `per_turn` waiters go on."""
