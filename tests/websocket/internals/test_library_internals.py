@@ -230,9 +230,10 @@ TABLE: dict[str, Internal] = {
         "header_timeout", "called from data_received for an upgrade request; afterwards the transport "
         "is the WebSocket protocol's and the HTTP protocol's parser is never used again"),
     "ws_sansio_protocol": Internal(UVICORN, "WebSocketsSansIOProtocol: request, response, "
-        "handshake_complete, disconnected, on_task_complete(), connection_lost(), scope, transport, "
+        "start_keepalive(), disconnected, on_task_complete(), connection_lost(), scope, transport, "
         "conn (websockets' ServerProtocol: parser, logger)", "ws_protocol",
-        "request and response are read only to answer the handshake; once the connection is lost and "
+        "request and response are read only to answer the handshake, and start_keepalive() is called "
+        "once, right after the 101 is written; once the connection is lost and "
         "the app returned nothing reads scope, transport or conn.parser; conn.logger gets websockets' "
         "per-connection lines; the stock class leaves the connection in reference cycles"),
     "send_self_transport": Internal(UVICORN, "send.__self__.transport (the ASGI send of a WebSocket)",

@@ -44,11 +44,12 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         super().__init__(*args, **kwargs)
         self.conn.logger = logging.getLogger(FRAMES_LOGGER)
 
-    async def send(self, message: Any) -> None:
-        await super().send(message)
-        if message["type"] == "websocket.accept" and self.handshake_complete:
-            self.request = None  # type: ignore[assignment]
-            self.response = None  # type: ignore[assignment]
+    def start_keepalive(self) -> None:
+        # Called once, right after the handshake's 101 response is written (not per send:
+        # overriding send() would cost every delivery a coroutine frame).
+        super().start_keepalive()
+        self.request = None  # type: ignore[assignment]
+        self.response = None  # type: ignore[assignment]
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
