@@ -21,11 +21,11 @@ SCENARIOS = (
 )
 TARGET_KEYS = (
     "ours", "ours-before", "ours-stock-engineio", "ours-default-gc", "ours-stock-ws", "ours-no-freeze",
-    "ours-no-gate", "python-socketio", "websockets", "asyncio", "node",
+    "ours-gate", "python-socketio", "websockets", "asyncio", "node",
 )  # fmt: skip
 # Variants of ours with one change switched off run only where that change matters.
 SWITCHED_OFF_SCENARIOS = ("memory", "connects", "fanout")
-SWITCHED_OFF = ("ours-stock-engineio", "ours-default-gc", "ours-stock-ws", "ours-no-freeze", "ours-no-gate")
+SWITCHED_OFF = ("ours-stock-engineio", "ours-default-gc", "ours-stock-ws", "ours-no-freeze", "ours-gate")
 
 
 @dataclass(frozen=True)

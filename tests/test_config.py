@@ -200,7 +200,7 @@ def test_slow_consumer_and_replay_limits(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_connect_storm_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings()
     assert (settings.ws_lean_protocol, settings.gc_freeze_survivors) == (True, True)
-    assert (settings.gc_reclaim_interval, settings.disconnects_per_turn) == (600, 32)
+    assert (settings.gc_reclaim_interval, settings.disconnects_per_turn) == (600, 0)
     assert settings.log_connections is False
     for name, bad in (
         ("DISCONNECTS_PER_TURN", "-1"),
@@ -211,7 +211,7 @@ def test_connect_storm_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         with pytest.raises(SettingsError, match=name):
             load_settings()
         monkeypatch.delenv(name)
-    monkeypatch.setenv("DISCONNECTS_PER_TURN", "0")  # every clean-up at once, as before
+    monkeypatch.setenv("DISCONNECTS_PER_TURN", "32")
     monkeypatch.setenv("GC_RECLAIM_INTERVAL", "0")  # never
     monkeypatch.setenv("WS_LEAN_PROTOCOL", "false")
     settings = load_settings()

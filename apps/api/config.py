@@ -90,7 +90,7 @@ class Settings(PublisherSettings):
     ws_implementation: Literal["websockets-sansio", "wsproto", "websockets"] = "websockets-sansio"
     ws_fast_path: bool = True
     ws_lean_protocol: bool = True
-    disconnects_per_turn: int = Field(default=32, ge=0, le=100_000)
+    disconnects_per_turn: int = Field(default=0, ge=0, le=100_000)
     log_connections: bool = False
     gc_tuning: bool = True
     gc_freeze_survivors: bool = True

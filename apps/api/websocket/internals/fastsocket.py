@@ -25,12 +25,12 @@ protocol and the same decisions with:
   handlers), and that of a Socket.IO DISCONNECT packet (`41...`, which
   socket.io-client sends before closing), wait their turn at the server's
   `end_gate`, a `TurnGate` that lets
-  DISCONNECTS_PER_TURN of them run per event-loop turn. When thousands of
-  clients leave at once their closes arrive together, every reader wakes in
-  the same turn, and without the gate that one turn ran every clean-up before
-  a timer could fire (a 1.5 s stall for 10,000): with it, each turn runs a
-  bounded share and the loop's timers, pings and other clients' events run
-  in between.
+  DISCONNECTS_PER_TURN of them run per event-loop turn (0, the default: all
+  at once). When thousands of clients leave at once their closes arrive
+  together and every reader wakes in the same turn; the gate spreads the
+  clean-ups over turns. It does not spread the work uvicorn and the
+  websockets library do per close before any of this runs, which is most of
+  a mass disconnect's stall on the bench, hence off by default.
 
 The python-engineio internals it relies on are listed, each with the release it
 was verified on and the behaviour relied on, in `TABLE` of
