@@ -67,13 +67,22 @@ def sections(plan: Plan) -> list[Section]:
             "in flight; time spent connecting only), then how long a mass disconnect of all of them takes. "
             "Stalls: how late a 5 ms timer in the server's event loop fired at worst (bench/servers/"
             "trigger.py's LagProbe, the same in every server), while ramping and during the disconnect "
-            "(until 1 s after the last client is gone).",
+            "(until 1 s after the last client is gone). GC: each cyclic collection in the Python servers, "
+            "timed by gc.callbacks while the probe runs (none for Node).",
             (
                 Metric("connects.rate", f"connects/s while ramping to {top:,}", "/s", "higher", 0),
                 Metric("connects.ramp_lag_ms", "longest event-loop stall while ramping", "ms", "lower"),
                 Metric("connects.disconnect_s", f"mass disconnect of {top:,}", "s", "lower", 2),
                 Metric("connects.disconnect_lag_ms", "longest stall in the disconnect", "ms", "lower"),
                 Metric("connects.disconnect_stalls", "stalls over 100 ms in the disconnect", "", "", 0),
+                Metric("connects.full_gc_ms", f"a full collection, {top:,} connected (ours)", "ms", "lower"),
+                Metric("connects.full_gc_found", "objects that full collection freed", "", "", 0),
+                Metric("connects.ramp_gc_count", "GC collections while ramping", "", "", 0),
+                Metric("connects.ramp_gc_gen2", "full (gen 2) collections while ramping", "", "", 0),
+                Metric("connects.ramp_gc_max_ms", "longest GC pause while ramping", "ms", "lower"),
+                Metric("connects.ramp_gc_total_ms", "GC time while ramping", "ms", "lower"),
+                Metric("connects.disconnect_gc_max_ms", "longest GC pause in the disconnect", "ms", "lower"),
+                Metric("connects.disconnect_gc_total_ms", "GC time in the disconnect", "ms", "lower"),
             ),
         ),
         Section(

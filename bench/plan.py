@@ -20,11 +20,12 @@ SCENARIOS = (
     "flood",
 )
 TARGET_KEYS = (
-    "ours", "ours-before", "ours-stock-engineio", "ours-default-gc", "python-socketio", "websockets", "node",
+    "ours", "ours-before", "ours-stock-engineio", "ours-default-gc", "ours-stock-ws", "ours-no-freeze",
+    "ours-gate", "python-socketio", "websockets", "asyncio", "node",
 )  # fmt: skip
 # Variants of ours with one change switched off run only where that change matters.
 SWITCHED_OFF_SCENARIOS = ("memory", "connects", "fanout")
-SWITCHED_OFF = ("ours-stock-engineio", "ours-default-gc")
+SWITCHED_OFF = ("ours-stock-engineio", "ours-default-gc", "ours-stock-ws", "ours-no-freeze", "ours-gate")
 
 
 @dataclass(frozen=True)

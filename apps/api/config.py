@@ -89,7 +89,12 @@ class Settings(PublisherSettings):
     ws_per_message_deflate: bool = False
     ws_implementation: Literal["websockets-sansio", "wsproto", "websockets"] = "websockets-sansio"
     ws_fast_path: bool = True
+    ws_lean_protocol: bool = True
+    disconnects_per_turn: int = Field(default=0, ge=0, le=100_000)
+    log_connections: bool = False
     gc_tuning: bool = True
+    gc_freeze_survivors: bool = True
+    gc_reclaim_interval: float = Field(default=600, ge=0)
 
     dashboard_enabled: bool = True
     # Socket.IO Admin UI: on only when both are set (see observability/admin_ui.py).

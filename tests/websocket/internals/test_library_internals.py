@@ -20,11 +20,13 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import gc
 import inspect
 import json
 import re
 import time
 import uuid
+import weakref
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -45,6 +47,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
 
 from tests.support.net import eventually
@@ -64,6 +67,7 @@ from websocket.internals.pubsub_manager import PubSubManagerBase
 from websocket.internals.socketio_server import SocketIOServerBase
 from websocket.internals.tcp_reset import RAW_SEND, RawSendTap, reset
 from websocket.internals.uvicorn_server import DrainingServer
+from websocket.internals.ws_protocol import FRAMES_LOGGER, LeanWebSocketProtocol
 from websocket.internals.ws_writer import _resume
 from websocket.protocol import jsonlib
 from websocket.protocol.envelope import OutboundEvent
@@ -222,6 +226,16 @@ TABLE: dict[str, Internal] = {
     "cycle_state": Internal(UVICORN, "HttpToolsProtocol.cycle, cycle.response_complete, cycle.more_body, "
         "client", "header_timeout", "cycle is None before the first request, then the latest one; "
         "more_body stays True for a body the app did not read; client is the peer (host, port)"),
+    "upgrade_handoff": Internal(UVICORN, "HttpToolsProtocol.handle_websocket_upgrade(), .parser",
+        "header_timeout", "called from data_received for an upgrade request; afterwards the transport "
+        "is the WebSocket protocol's and the HTTP protocol's parser is never used again"),
+    "ws_sansio_protocol": Internal(UVICORN, "WebSocketsSansIOProtocol: request, response, "
+        "start_keepalive(), disconnected, on_task_complete(), connection_lost(), scope, transport, "
+        "conn (websockets' ServerProtocol: parser, logger)", "ws_protocol",
+        "request and response are read only to answer the handshake, and start_keepalive() is called "
+        "once, right after the 101 is written; once the connection is lost and "
+        "the app returned nothing reads scope, transport or conn.parser; conn.logger gets websockets' "
+        "per-connection lines; the stock class leaves the connection in reference cycles"),
     "send_self_transport": Internal(UVICORN, "send.__self__.transport (the ASGI send of a WebSocket)",
         "tcp_reset", "the app's `send` is a method of the protocol holding the transport, for "
         "websockets-sansio, wsproto and websockets"),
@@ -1076,6 +1090,72 @@ async def websocket_sends(ws: str) -> Any:
             yield sends[0], client
         finally:
             done.set()
+
+
+@contextlib.contextmanager
+def collector_off() -> Any:
+    """What is freed now is freed by reference counting, not by the cyclic collector."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+async def one_websocket_session(app_checks: Any, **options: Any) -> list[weakref.ref[Any]]:
+    """A real uvicorn WebSocket session (accept, one message, client closes); weak refs to its protocols."""
+    made: list[weakref.ref[Any]] = []
+    ws_class = options.pop("ws", LeanWebSocketProtocol)
+    http_class = options.pop("http", with_header_timeout(60))
+
+    class WsProbe(ws_class):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(weakref.ref(self))
+
+    class HttpProbe(http_class):  # type: ignore[misc, valid-type]
+        def handle_websocket_upgrade(self) -> None:
+            made.append(weakref.ref(self))
+            super().handle_websocket_upgrade()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        app_checks(send.__self__)
+        await send({"type": "websocket.send", "text": "hi"})
+        assert (await receive())["type"] == "websocket.disconnect"
+
+    # RawSendTap, as the server has it, keeps the protocol's `send` in its scope (tcp_reset.py).
+    async with Uvicorn(RawSendTap(app), ws=WsProbe, http=HttpProbe, **options) as served:
+        async with websockets.connect(f"ws://127.0.0.1:{served.port}/") as client:
+            assert await client.recv() == "hi"
+        await settled(lambda: len(made) == 2 and not served.server.server_state.connections)
+        await asyncio.sleep(0.05)  # uvloop's own references to a closed transport go in a later turn
+    return made
+
+
+async def test_ws_sansio_protocol() -> None:
+    seen: list[Any] = []
+
+    def lean(protocol: Any) -> None:
+        seen.append((protocol.request, protocol.response, protocol.conn.logger.name))
+
+    with collector_off():
+        made = await one_websocket_session(lean)
+        _, ws_protocol = made
+        assert seen == [(None, None, FRAMES_LOGGER)]
+        assert ws_protocol() is None  # freed without the collector: no cycle left
+        stock = await one_websocket_session(lambda _: None, ws=WebSocketsSansIOProtocol)
+        assert stock[1]() is not None  # uvicorn's own class: its connection waits for a collection
+
+
+async def test_upgrade_handoff() -> None:
+    with collector_off():
+        lean = await one_websocket_session(lambda _: None)
+        assert lean[0]() is None  # the HTTP protocol, upgraded away, freed at once
+        stock = await one_websocket_session(lambda _: None, http=HttpToolsProtocol)
+        assert stock[0]() is not None  # uvicorn's own: parser <-> protocol, a cycle
 
 
 # The `websockets` implementation (WS_IMPLEMENTATION=websockets) is deprecated, not gone.

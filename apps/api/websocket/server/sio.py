@@ -257,6 +257,7 @@ def create_sio(settings: Settings, manager: Any) -> EventServer:
         max_http_buffer_size=settings.max_http_buffer_size,
         fast_sockets=settings.ws_fast_path,
         max_queued_bytes=settings.max_queued_bytes,  # per connection; see websocket/server/slow_consumers.py
+        disconnects_per_turn=settings.disconnects_per_turn,  # see websocket/internals/fastsocket.py
         logger=logging.getLogger("socketio.server"),
         engineio_logger=logging.getLogger("engineio.server"),
     )
