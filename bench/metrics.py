@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.plan import Plan
+from bench.publish_cost import STEPS as COST_STEPS
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +183,16 @@ def sections(plan: Plan) -> list[Section]:
                 Metric("flood.flooded_max", "honest connect max, during the flood", "ms", "lower"),
                 Metric("flood.flooded_failed", "honest connects failed during the flood", "", "", 0),
             ),
+        ),
+        Section(
+            "cost",
+            "Server CPU per published event before delivery (issue 18; ours only)",
+            "bench/publish_cost.py, in one process pinned to the server core, no network: each step of a "
+            "publish timed alone (best of 3 rounds of 20,000 calls; `WorkflowProgress` of the bench, one "
+            "room), then `broadcaster.publish()` whole through the in-memory transport to a room with no "
+            "member on this instance, and `publish_many()` with batches of 100. "
+            "Run it alone: `.venv/bin/python bench/publish_cost.py`.",
+            tuple(Metric(f"cost.{key}", label, "µs/event", "lower", 2) for key, label in COST_STEPS),
         ),
     ]
 

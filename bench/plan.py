@@ -18,6 +18,7 @@ SCENARIOS = (
     "scale",
     "slow",
     "flood",
+    "cost",
 )
 TARGET_KEYS = (
     "ours", "ours-before", "ours-stock-engineio", "ours-default-gc", "python-socketio", "websockets", "node",
@@ -25,6 +26,8 @@ TARGET_KEYS = (
 # Variants of ours with one change switched off run only where that change matters.
 SWITCHED_OFF_SCENARIOS = ("memory", "connects", "fanout")
 SWITCHED_OFF = ("ours-stock-engineio", "ours-default-gc")
+# Scenarios that measure our own code in-process (no server, no reference to compare with).
+OURS_ONLY_SCENARIOS = ("cost",)
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ class Plan:
 
     def targets_of(self, scenario: str) -> tuple[str, ...]:
         """The targets a scenario runs against (switched-off variants: where their change shows)."""
+        if scenario in OURS_ONLY_SCENARIOS:
+            return tuple(t for t in self.targets if t in ("ours", "ours-before"))
         return tuple(t for t in self.targets if t not in SWITCHED_OFF or scenario in SWITCHED_OFF_SCENARIOS)
 
     def latency_events(self) -> int:

@@ -35,6 +35,7 @@ from bench.redis_server import RedisServer
 from bench.report import render
 from bench.results import Results
 from bench.scenarios import Context, Figures, Skipped, fanout, latency, ramp, single
+from bench.scenarios_cost import publish_cost
 from bench.scenarios_flood import flood
 from bench.scenarios_history import history
 from bench.scenarios_redis import cross_instance, scale
@@ -54,6 +55,7 @@ RUNNERS: dict[str, Scenario] = {
     "scale": scale,
     "slow": slow_reader,
     "flood": flood,
+    "cost": publish_cost,
 }
 NEEDS_REDIS = ("redis", "history", "scale")
 
