@@ -41,6 +41,7 @@ from engineio import packet as eio_packet
 from engineio.payload import Payload
 from fastapi import FastAPI
 from socketio import exceptions as sio_exceptions
+from socketio import packet as sio_packet
 from starlette.middleware import Middleware
 from starlette.routing import Mount
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
@@ -59,7 +60,7 @@ from websocket.internals.fastsocket import FastSocket
 from websocket.internals.header_timeout import HeaderTimeoutProtocol, with_header_timeout
 from websocket.internals.manager import FastManagerMixin
 from websocket.internals.packet_queue import PacketQueue
-from websocket.internals.packets import valid_client_frame, valid_client_payload
+from websocket.internals.packets import event_packet, valid_client_frame, valid_client_payload
 from websocket.internals.pubsub_manager import PubSubManagerBase
 from websocket.internals.socketio_server import SocketIOServerBase
 from websocket.internals.tcp_reset import RAW_SEND, RawSendTap, reset
@@ -166,9 +167,9 @@ TABLE: dict[str, Internal] = {
         "the ASGI driver puts the request's scope (with `client`) in every environ"),
     "wsgi_input": Internal(EIO, "environ['wsgi.input']", "engine",
         "the handshake's body reader is never read once the session exists"),
-    "packet_codec": Internal(EIO, "engineio.packet.Packet", "packets, packet_queue, ws_writer, fastsocket",
-        "Packet(type, data).encode(); Packet(encoded_packet=) decodes `packet_type` and `data`, "
-        "raising on what is not a packet"),
+    "packet_codec": Internal(EIO, "engineio.packet.Packet, its encode_cache", "packets, packet_queue, "
+        "ws_writer, fastsocket", "Packet(type, data).encode(), which returns `encode_cache` when set; "
+        "Packet(encoded_packet=) decodes `packet_type` and `data`, raising on what is not a packet"),
     "payload_codec": Internal(EIO, "engineio.payload.Payload", "packets",
         "Payload(encoded_payload=).packets: the packets of a polling body, raising on garbage"),
     # -- python-socketio's client managers: websocket/internals/manager.py ----------------------
@@ -504,6 +505,15 @@ async def test_send_packet() -> None:
         manager.set_server(sio)
         [pkt] = manager.encode("ev", {"a": 1}, "/")
         assert (pkt.packet_type, pkt.encode()) == (eio_packet.MESSAGE, '42["ev",{"a":1}]')
+        # packets.event_packet writes by formatting what packet_class encodes
+        for namespace, event, argument in (("/", "ev", b'{"a":1}'), ("/ws", "a.b", rb'{"x":"\u00e9 \""}')):
+            stock = sio.packet_class(
+                sio_packet.EVENT, namespace=namespace, data=[event, jsonlib.loads(argument)]
+            ).encode()
+            formatted = event_packet(namespace, event, argument)
+            assert formatted.data == stock
+            assert (formatted.packet_type, formatted.encode()) == (eio_packet.MESSAGE, "4" + stock)
+            assert formatted.frame == {"type": "websocket.send", "text": "4" + stock}
 
 
 def test_connection_refused_error_args() -> None:
@@ -681,6 +691,9 @@ async def test_wsgi_input() -> None:
 
 def test_packet_codec() -> None:
     assert eio_packet.Packet(eio_packet.MESSAGE, "x").encode() == "4x"
+    cached = eio_packet.Packet(eio_packet.MESSAGE, "x")
+    cached.encode_cache = "4y"  # what packets.EventPacket sets: encode() returns it as it is
+    assert cached.encode() == "4y"
     probe = eio_packet.Packet(encoded_packet="2probe")
     assert (probe.packet_type, probe.data) == (eio_packet.PING, "probe")
     with pytest.raises(ValueError):

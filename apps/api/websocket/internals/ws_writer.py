@@ -25,11 +25,14 @@ from typing import Any
 from engineio import packet
 
 from websocket.internals.packet_queue import PacketQueue
+from websocket.internals.packets import EventPacket
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 def _message(pkt: Any) -> dict[str, Any]:
+    if type(pkt) is EventPacket:
+        return pkt.frame  # a broadcast's: made once for every recipient (never changed by a send)
     data = pkt.encode()
     if isinstance(data, str):
         return {"type": "websocket.send", "text": data}
