@@ -145,9 +145,11 @@ async def measure(n: int, repeat: int) -> dict[str, float | None]:
         results["publish_many"] = None
     else:
         batch = max(1, n // 100)
-        results["publish_many"] = await _async_step(
-            lambda: timed_async(lambda: publish_many([payload() for _ in range(100)]), batch, repeat, 100)
-        )
+
+        async def many() -> object:
+            return await publish_many([payload() for _ in range(100)], rooms=rooms)
+
+        results["publish_many"] = await _async_step(lambda: timed_async(many, batch, repeat, 100))
     return results
 
 
@@ -178,7 +180,12 @@ def main(argv: list[str]) -> int:
     from logging_setup import configure_logging
 
     configure_logging("INFO", "json")  # as the server runs (bench/targets.py): debug lines are off
-    gc.freeze()
+    try:
+        from gc_setup import tune_gc
+
+        tune_gc()  # as main.py does once the app is built
+    except ImportError:
+        gc.freeze()
     results = asyncio.run(measure(args.events, args.repeat))
     if args.json == "-":
         print(json.dumps(results))

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio import activity, workflow
@@ -18,7 +19,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from events.broadcaster import EventBroadcaster, get_broadcaster
 from events.dedupe import MemoryDedupeStore, RedisDedupeStore
-from events.temporal import ProgressReporter, idempotency_key
+from events.temporal import ProgressReporter, Step, idempotency_key
 from examples.temporal_workflow import (
     LineCountJob,
     LineCountWorkflow,
@@ -165,6 +166,40 @@ async def test_a_failed_broadcast_does_not_fail_the_activity(run: Run) -> None:
         return [await reporter.report("one"), await reporter.report("two"), bad]
 
     assert await ActivityEnvironment().run(steps) == [False, False, False]
+
+
+async def test_report_many_publishes_steps_in_order_and_a_retry_once(
+    server: LiveServer, connect: ClientFactory, run: Run
+) -> None:
+    watcher = await watch(connect, run.room)
+    workflow_id = uuid.UUID(run.job.workflow_id)
+
+    @activity.defn
+    async def burst(steps: list[str]) -> bool:
+        reporter = ProgressReporter(workflow_id, total_steps=4)
+        return await reporter.report_many([*steps[:-1], Step(steps[-1], message="last of the burst")])
+
+    assert await environment(run.job, attempt=1).run(burst, ["clone", "scan"])
+    await watcher.wait_count("workflow.progress", 2)
+    # The retry reports the same two steps again, then two more: only those two are new.
+    assert await environment(run.job, attempt=2).run(burst, ["clone", "scan", "count", "done"])
+    await watcher.wait_for("workflow.progress", lambda e: e["data"]["current_step"] == "done")
+    assert progress_of(watcher) == [(25, "clone"), (50, "scan"), (75, "count"), (100, "done")]
+    assert [e["data"]["step_number"] for e in watcher.received("workflow.progress")] == [1, 2, 3, 4]
+    assert watcher.received("workflow.progress")[-1]["data"]["message"] == "last of the burst"
+
+
+async def test_report_many_with_an_invalid_step_publishes_none(
+    server: LiveServer, connect: ClientFactory, run: Run
+) -> None:
+    watcher = await watch(connect, run.room)
+    reporter = ProgressReporter(uuid.UUID(run.job.workflow_id), total_steps=2)
+    not_a_name: Any = 123
+    assert not await reporter.report_many(["fine", Step(not_a_name)])  # refused by WorkflowProgress
+    assert reporter.sequence == 0
+    assert await reporter.report("after")
+    await watcher.wait_for("workflow.progress")
+    assert progress_of(watcher) == [(50, "after")]
 
 
 def test_idempotency_keys_ignore_the_attempt_and_nothing_else() -> None:
