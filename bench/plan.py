@@ -18,6 +18,7 @@ SCENARIOS = (
     "scale",
     "slow",
     "flood",
+    "publish",
     "cost",
 )
 TARGET_KEYS = (
