@@ -24,6 +24,7 @@ from examples.temporal_workflow import (
     LineCountJob,
     LineCountWorkflow,
     count_lines,
+    count_lines_at_once,
     run_worker,
     start_line_count,
 )
@@ -33,6 +34,7 @@ from tests.support.net import eventually
 from tests.support.redis import require
 from tests.support.servers import API_DIR, LiveServer
 from tests.support.tokens import token
+from websocket.protocol.payloads import WorkflowProgress
 
 
 @dataclasses.dataclass
@@ -89,6 +91,26 @@ async def test_activity_progress_reaches_the_client_in_order_ending_at_100(
         (50, "Counted module_1.py"),
         (75, "Counted module_2.py"),
         (100, "Counted module_3.py"),
+    ]
+
+
+async def test_the_burst_example_reports_every_step_in_one_call(
+    server: LiveServer, connect: ClientFactory, run: Run
+) -> None:
+    watcher = await watch(connect, run.room)
+    counts = await environment(run.job, attempt=1).run(count_lines_at_once, run.job)
+    assert list(counts.values()) == [1, 2, 3, 4]
+    await environment(run.job, attempt=2).run(count_lines_at_once, run.job)  # a retry: nothing new
+    barrier = await get_broadcaster().publish_result(
+        WorkflowProgress(workflow_id=run.job.workflow_id, progress=100, current_step="barrier")
+    )
+    await watcher.wait_for("workflow.progress", lambda e: e["id"] == barrier.event_id)
+    assert progress_of(watcher) == [
+        (25, "Counted module_0.py"),
+        (50, "Counted module_1.py"),
+        (75, "Counted module_2.py"),
+        (100, "Counted module_3.py"),
+        (100, "barrier"),
     ]
 
 
