@@ -65,6 +65,7 @@ from websocket.internals.pubsub_manager import PubSubManagerBase
 from websocket.internals.socketio_server import SocketIOServerBase
 from websocket.internals.tcp_reset import RAW_SEND, RawSendTap, reset
 from websocket.internals.uvicorn_server import DrainingServer
+from websocket.internals.ws_frames import direct_writer, text_frame
 from websocket.internals.ws_writer import _resume
 from websocket.protocol import jsonlib
 from websocket.protocol.envelope import OutboundEvent
@@ -229,6 +230,10 @@ TABLE: dict[str, Internal] = {
     "send_backpressure": Internal(UVICORN, "WebSocket protocol send(), pause_writing(), resume_writing()",
         "ws_writer", "send completes without suspending unless the transport is paused, and then "
         "waits until it resumes"),
+    "direct_frames": Internal(UVICORN, "WebSocketsSansIOProtocol (send.__self__): transport, conn (its "
+        "state, extensions), writable, handshake_complete, close_sent, disconnected, initial_response",
+        "ws_frames", "a frame written to `transport` reaches the client as `send` would have written "
+        "it; `writable` is clear while paused; close_sent is set once a close is sent"),
     # -- Starlette: websocket/internals/fastlane.py, tcp_reset.py --------------------------------
     "mount_attributes": Internal(STARLETTE, "Router.routes, Mount.path, Mount.app", "fastlane",
         "app.mount(path, app) adds a Mount whose path is `path` and whose app is that very object"),
@@ -506,7 +511,7 @@ async def test_send_packet() -> None:
         [pkt] = manager.encode("ev", {"a": 1}, "/")
         assert (pkt.packet_type, pkt.encode()) == (eio_packet.MESSAGE, '42["ev",{"a":1}]')
         # packets.event_packet writes by formatting what packet_class encodes
-        for namespace, event, argument in (("/", "ev", b'{"a":1}'), ("/ws", "a.b", rb'{"x":"\u00e9 \""}')):
+        for namespace, event, argument in (("/", "ev", b'{"a":1}'), ("/ws", "a.b", rb'{"x":[1,"a \"b\""]}')):
             stock = sio.packet_class(
                 sio_packet.EVENT, namespace=namespace, data=[event, jsonlib.loads(argument)]
             ).encode()
@@ -1072,7 +1077,7 @@ async def test_cycle_state() -> None:
 
 
 @contextlib.asynccontextmanager
-async def websocket_sends(ws: str) -> Any:
+async def websocket_sends(ws: str, **options: Any) -> Any:
     """A real uvicorn WebSocket connection; yields (the app's `send`, the client)."""
     sends: list[Any] = []
     done = asyncio.Event()
@@ -1083,7 +1088,10 @@ async def websocket_sends(ws: str) -> Any:
         sends.append(send)
         await done.wait()
 
-    async with Uvicorn(app, ws=ws) as served, websockets.connect(f"ws://127.0.0.1:{served.port}/") as client:
+    async with (
+        Uvicorn(app, ws=ws, **options) as served,
+        websockets.connect(f"ws://127.0.0.1:{served.port}/") as client,
+    ):
         await settled(lambda: bool(sends))
         try:
             yield sends[0], client
@@ -1119,6 +1127,31 @@ async def test_send_backpressure() -> None:
             protocol.resume_writing()
             await asyncio.wait_for(_resume(blocked, yielded), 2)  # how ws_writer finishes it
             assert [await client.recv(), await client.recv()] == ["x", "x"]
+
+
+@pytest.mark.filterwarnings(*LEGACY_WEBSOCKETS)
+async def test_direct_frames() -> None:
+    for ws in ("wsproto", "websockets"):
+        async with websocket_sends(ws) as (send, _):
+            assert direct_writer(send) is None, ws  # only the protocol whose attributes were checked
+    async with websocket_sends("websockets-sansio") as (send, client):  # deflate negotiated
+        direct = direct_writer(send)
+        assert direct is not None and send.__self__.conn.extensions
+        assert not direct(text_frame("4x"))  # frames would have to be compressed: send() does it
+    async with websocket_sends("websockets-sansio", ws_per_message_deflate=False) as (send, client):
+        direct = direct_writer(send)
+        assert direct is not None
+        for text in ("4x", "4" + "é" * 200, "4" + "y" * 70_000):  # each length encoding
+            assert direct(text_frame(text))
+            assert await client.recv() == text
+        protocol = send.__self__
+        protocol.pause_writing()
+        assert not direct(text_frame("4paused"))  # uvicorn's send would wait: so must the caller
+        protocol.resume_writing()
+        assert direct(text_frame("4resumed"))
+        assert await client.recv() == "4resumed"
+        await send({"type": "websocket.close", "code": 1000})
+        assert protocol.close_sent and not direct(text_frame("4late"))
 
 
 # -- Starlette ------------------------------------------------------------------------------------

@@ -9,9 +9,10 @@ argument is JSON already (an envelope), by formatting, as python-socketio's
 `Packet.encode()` would write it (`2/ws,["type",{...}]`) without building a
 packet object, walking the data for binary parts and serialising it again.
 The `EventPacket` it returns is made once per room broadcast and shared by
-every recipient: sized once (packet_queue.py), its Engine.IO text and its
-ASGI WebSocket message (`frame`) made once, so writing it to one more
-WebSocket (ws_writer.py) builds nothing.
+every recipient: sized once (packet_queue.py), its Engine.IO text, its
+ASGI WebSocket message (`frame`) and its WebSocket frame bytes (`wire`, see
+ws_frames.py) made once, so writing it to one more WebSocket (ws_writer.py)
+builds nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from engineio.payload import Payload
 from socketio import packet as sio_packet
 
 from websocket.internals.packet_queue import SizedPacket
+from websocket.internals.ws_frames import text_frame
 from websocket.protocol import jsonlib
 
 # What a client may send over polling: CLOSE, PONG, MESSAGE. (NOOP is the server's, to end
@@ -52,13 +54,22 @@ def valid_client_payload(body: bytes) -> bool:
 class EventPacket(SizedPacket):
     """An Engine.IO MESSAGE carrying one Socket.IO packet, encoded once for every recipient."""
 
-    __slots__ = ("encode_cache", "frame")
+    __slots__ = ("_wire", "encode_cache", "frame")
 
     def __init__(self, text: str) -> None:
         super().__init__(eio_packet.MESSAGE, text)
         encoded = "4" + text  # what Engine.IO's Packet.encode() writes for a MESSAGE
         self.encode_cache = encoded  # long-polling reads it through encode()
         self.frame = {"type": "websocket.send", "text": encoded}
+        self._wire: bytes | None = None
+
+    @property
+    def wire(self) -> bytes:
+        """The WebSocket frame of this packet (ws_frames.py), made on first use."""
+        wire = self._wire
+        if wire is None:
+            wire = self._wire = text_frame(self.frame["text"])
+        return wire
 
 
 _prefixes: dict[tuple[str, str], str] = {}
