@@ -518,6 +518,10 @@ async def test_send_packet() -> None:
             formatted = event_packet(namespace, event, argument)
             assert formatted.data == stock
             assert (formatted.packet_type, formatted.encode()) == (eio_packet.MESSAGE, "4" + stock)
+            plain = eio_packet.Packet(eio_packet.MESSAGE, stock)  # EventPacket sets what Packet.__init__ sets
+            assert {k: getattr(formatted, k) for k in vars(plain) if k != "encode_cache"} == {
+                k: v for k, v in vars(plain).items() if k != "encode_cache"
+            }
             assert formatted.frame == {"type": "websocket.send", "text": "4" + stock}
 
 

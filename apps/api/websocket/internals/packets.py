@@ -17,6 +17,8 @@ builds nothing.
 
 from __future__ import annotations
 
+from sys import getsizeof
+
 from engineio import packet as eio_packet
 from engineio.payload import Payload
 from socketio import packet as sio_packet
@@ -57,7 +59,11 @@ class EventPacket(SizedPacket):
     __slots__ = ("_wire", "encode_cache", "frame")
 
     def __init__(self, text: str) -> None:
-        super().__init__(eio_packet.MESSAGE, text)
+        # Packet.__init__(MESSAGE, text) and SizedPacket's sizing, without their type checks: text is str.
+        self.packet_type = eio_packet.MESSAGE
+        self.data = text
+        self.binary = False
+        self.size = getsizeof(text)
         encoded = "4" + text  # what Engine.IO's Packet.encode() writes for a MESSAGE
         self.encode_cache = encoded  # long-polling reads it through encode()
         self.frame = {"type": "websocket.send", "text": encoded}

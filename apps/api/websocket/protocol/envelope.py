@@ -51,14 +51,15 @@ class _Ids:
         self._pool: list[str] = []
 
     def _fill(self) -> None:
-        raw = os.urandom(16 * _POOL).hex()
-        pool = []
-        for i in range(0, 32 * _POOL, 32):
-            h = raw[i : i + 32]
-            # RFC 4122: version nibble 4, variant bits 10xx.
-            variant = "89ab"[int(h[16], 16) & 3]
-            pool.append(f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}")
-        self._pool = pool
+        raw = bytearray(os.urandom(16 * _POOL))
+        # RFC 4122: version 4 in the high nibble of byte 6, variant bits 10 at the top of byte 8.
+        raw[6::16] = bytes((byte & 0x0F) | 0x40 for byte in raw[6::16])
+        raw[8::16] = bytes((byte & 0x3F) | 0x80 for byte in raw[8::16])
+        h = raw.hex()
+        self._pool = [
+            f"{h[i:i + 8]}-{h[i + 8:i + 12]}-{h[i + 12:i + 16]}-{h[i + 16:i + 20]}-{h[i + 20:i + 32]}"
+            for i in range(0, 32 * _POOL, 32)
+        ]  # fmt: skip
 
     def next(self) -> str:
         pool = self._pool
@@ -142,7 +143,18 @@ class OutboundEvent:
 
     def envelope(self, room: str | None, offset: int | None = None, epoch: str | None = None) -> bytes:
         """The whole envelope for one room (or for one connection when room is None)."""
-        return position_prefix(offset, epoch) + self.rest(room)
+        if offset is None or epoch is None:
+            return position_prefix(None, None) + self.rest(room)
+        # position_prefix(offset, epoch) + rest(room), in one formatting
+        return b'{"offset":%d,"epoch":"%s","id":"%s","type":"%s","room":%s,"timestamp":"%s","data":%s}' % (
+            offset,
+            epoch.encode(),
+            self.id.encode(),
+            self.type.value.encode(),
+            b"null" if room is None else jsonlib.dumpb(room),
+            self.timestamp.encode(),
+            self.data_json,
+        )
 
 
 class EventEnvelope(BaseModel):
