@@ -60,9 +60,10 @@ class EventPacket(SizedPacket):
 
     def __init__(self, text: str) -> None:
         # Packet.__init__(MESSAGE, text) and SizedPacket's sizing, without their type checks: text is str.
-        self.packet_type = eio_packet.MESSAGE
-        self.data = text
-        self.binary = False
+        # (Packet has no __slots__: these go to the instance __dict__, which mypy does not see.)
+        self.packet_type = eio_packet.MESSAGE  # type: ignore[misc]
+        self.data = text  # type: ignore[misc]
+        self.binary = False  # type: ignore[misc]
         self.size = getsizeof(text)
         encoded = "4" + text  # what Engine.IO's Packet.encode() writes for a MESSAGE
         self.encode_cache = encoded  # long-polling reads it through encode()
