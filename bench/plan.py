@@ -18,6 +18,8 @@ SCENARIOS = (
     "scale",
     "slow",
     "flood",
+    "publish",
+    "cost",
 )
 TARGET_KEYS = (
     "ours", "ours-before", "ours-stock-engineio", "ours-default-gc", "ours-stock-ws", "ours-no-freeze",
@@ -26,6 +28,8 @@ TARGET_KEYS = (
 # Variants of ours with one change switched off run only where that change matters.
 SWITCHED_OFF_SCENARIOS = ("memory", "connects", "fanout")
 SWITCHED_OFF = ("ours-stock-engineio", "ours-default-gc", "ours-stock-ws", "ours-no-freeze", "ours-gate")
+# Scenarios that measure our own code in-process (no server, no reference to compare with).
+OURS_ONLY_SCENARIOS = ("cost",)
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,8 @@ class Plan:
 
     def targets_of(self, scenario: str) -> tuple[str, ...]:
         """The targets a scenario runs against (switched-off variants: where their change shows)."""
+        if scenario in OURS_ONLY_SCENARIOS:
+            return tuple(t for t in self.targets if t in ("ours", "ours-before"))
         return tuple(t for t in self.targets if t not in SWITCHED_OFF or scenario in SWITCHED_OFF_SCENARIOS)
 
     def latency_events(self) -> int:

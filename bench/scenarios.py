@@ -93,8 +93,9 @@ async def burst(
         cores_busy_seconds(SERVER_CORES),
     )
     started = time.monotonic()
-    await server.broadcast(room, n, rate, pad)
+    sent = await server.broadcast(room, n, rate, pad)
     stats = await loadgen.collect(ctx.plan.idle_ms, ctx.plan.deadline_ms)
+    stats["send_ms"] = sent.get("elapsed_ms")  # how long the server took to send them all
     wall = time.monotonic() - started
     server_used = server.cpu_seconds() - server_cpu
     stats["server_cpu"] = 100 * server_used / wall

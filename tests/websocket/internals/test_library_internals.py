@@ -43,6 +43,7 @@ from engineio import packet as eio_packet
 from engineio.payload import Payload
 from fastapi import FastAPI
 from socketio import exceptions as sio_exceptions
+from socketio import packet as sio_packet
 from starlette.middleware import Middleware
 from starlette.routing import Mount
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
@@ -62,11 +63,12 @@ from websocket.internals.fastsocket import FastSocket
 from websocket.internals.header_timeout import HeaderTimeoutProtocol, with_header_timeout
 from websocket.internals.manager import FastManagerMixin
 from websocket.internals.packet_queue import PacketQueue
-from websocket.internals.packets import valid_client_frame, valid_client_payload
+from websocket.internals.packets import event_packet, valid_client_frame, valid_client_payload
 from websocket.internals.pubsub_manager import PubSubManagerBase
 from websocket.internals.socketio_server import SocketIOServerBase
 from websocket.internals.tcp_reset import RAW_SEND, RawSendTap, reset
 from websocket.internals.uvicorn_server import DrainingServer
+from websocket.internals.ws_frames import direct_writer, text_frame
 from websocket.internals.ws_protocol import FRAMES_LOGGER, LeanWebSocketProtocol
 from websocket.internals.ws_writer import _resume
 from websocket.protocol import jsonlib
@@ -170,9 +172,9 @@ TABLE: dict[str, Internal] = {
         "the ASGI driver puts the request's scope (with `client`) in every environ"),
     "wsgi_input": Internal(EIO, "environ['wsgi.input']", "engine",
         "the handshake's body reader is never read once the session exists"),
-    "packet_codec": Internal(EIO, "engineio.packet.Packet", "packets, packet_queue, ws_writer, fastsocket",
-        "Packet(type, data).encode(); Packet(encoded_packet=) decodes `packet_type` and `data`, "
-        "raising on what is not a packet"),
+    "packet_codec": Internal(EIO, "engineio.packet.Packet, its encode_cache", "packets, packet_queue, "
+        "ws_writer, fastsocket", "Packet(type, data).encode(), which returns `encode_cache` when set; "
+        "Packet(encoded_packet=) decodes `packet_type` and `data`, raising on what is not a packet"),
     "payload_codec": Internal(EIO, "engineio.payload.Payload", "packets",
         "Payload(encoded_payload=).packets: the packets of a polling body, raising on garbage"),
     # -- python-socketio's client managers: websocket/internals/manager.py ----------------------
@@ -242,6 +244,10 @@ TABLE: dict[str, Internal] = {
     "send_backpressure": Internal(UVICORN, "WebSocket protocol send(), pause_writing(), resume_writing()",
         "ws_writer", "send completes without suspending unless the transport is paused, and then "
         "waits until it resumes"),
+    "direct_frames": Internal(UVICORN, "WebSocketsSansIOProtocol (send.__self__): transport, conn (its "
+        "state, extensions), writable, handshake_complete, close_sent, disconnected, initial_response",
+        "ws_frames", "a frame written to `transport` reaches the client as `send` would have written "
+        "it; `writable` is clear while paused; close_sent is set once a close is sent"),
     # -- Starlette: websocket/internals/fastlane.py, tcp_reset.py --------------------------------
     "mount_attributes": Internal(STARLETTE, "Router.routes, Mount.path, Mount.app", "fastlane",
         "app.mount(path, app) adds a Mount whose path is `path` and whose app is that very object"),
@@ -518,6 +524,19 @@ async def test_send_packet() -> None:
         manager.set_server(sio)
         [pkt] = manager.encode("ev", {"a": 1}, "/")
         assert (pkt.packet_type, pkt.encode()) == (eio_packet.MESSAGE, '42["ev",{"a":1}]')
+        # packets.event_packet writes by formatting what packet_class encodes
+        for namespace, event, argument in (("/", "ev", b'{"a":1}'), ("/ws", "a.b", rb'{"x":[1,"a \"b\""]}')):
+            stock = sio.packet_class(
+                sio_packet.EVENT, namespace=namespace, data=[event, jsonlib.loads(argument)]
+            ).encode()
+            formatted = event_packet(namespace, event, argument)
+            assert formatted.data == stock
+            assert (formatted.packet_type, formatted.encode()) == (eio_packet.MESSAGE, "4" + stock)
+            plain = eio_packet.Packet(eio_packet.MESSAGE, stock)  # EventPacket sets what Packet.__init__ sets
+            assert {k: getattr(formatted, k) for k in vars(plain) if k != "encode_cache"} == {
+                k: v for k, v in vars(plain).items() if k != "encode_cache"
+            }
+            assert formatted.frame == {"type": "websocket.send", "text": "4" + stock}
 
 
 def test_connection_refused_error_args() -> None:
@@ -695,6 +714,9 @@ async def test_wsgi_input() -> None:
 
 def test_packet_codec() -> None:
     assert eio_packet.Packet(eio_packet.MESSAGE, "x").encode() == "4x"
+    cached = eio_packet.Packet(eio_packet.MESSAGE, "x")
+    cached.encode_cache = "4y"  # what packets.EventPacket sets: encode() returns it as it is
+    assert cached.encode() == "4y"
     probe = eio_packet.Packet(encoded_packet="2probe")
     assert (probe.packet_type, probe.data) == (eio_packet.PING, "probe")
     with pytest.raises(ValueError):
@@ -1073,7 +1095,7 @@ async def test_cycle_state() -> None:
 
 
 @contextlib.asynccontextmanager
-async def websocket_sends(ws: str) -> Any:
+async def websocket_sends(ws: Any, **options: Any) -> Any:
     """A real uvicorn WebSocket connection; yields (the app's `send`, the client)."""
     sends: list[Any] = []
     done = asyncio.Event()
@@ -1084,7 +1106,10 @@ async def websocket_sends(ws: str) -> Any:
         sends.append(send)
         await done.wait()
 
-    async with Uvicorn(app, ws=ws) as served, websockets.connect(f"ws://127.0.0.1:{served.port}/") as client:
+    async with (
+        Uvicorn(app, ws=ws, **options) as served,
+        websockets.connect(f"ws://127.0.0.1:{served.port}/") as client,
+    ):
         await settled(lambda: bool(sends))
         try:
             yield sends[0], client
@@ -1186,6 +1211,36 @@ async def test_send_backpressure() -> None:
             protocol.resume_writing()
             await asyncio.wait_for(_resume(blocked, yielded), 2)  # how ws_writer finishes it
             assert [await client.recv(), await client.recv()] == ["x", "x"]
+
+
+@pytest.mark.filterwarnings(*LEGACY_WEBSOCKETS)
+async def test_direct_frames() -> None:
+    for ws in ("wsproto", "websockets"):
+        async with websocket_sends(ws) as (send, _):
+            assert direct_writer(send) is None, ws  # only the protocol whose attributes were checked
+    async with websocket_sends("websockets-sansio") as (send, _):  # deflate negotiated
+        direct = direct_writer(send)
+        assert direct is not None and send.__self__.conn.extensions
+        assert not direct(text_frame("4x"))  # frames would have to be compressed: send() does it
+    for lean in (False, True):
+        await _direct_frames_without_deflate(LeanWebSocketProtocol if lean else "websockets-sansio")
+
+
+async def _direct_frames_without_deflate(ws: Any) -> None:
+    async with websocket_sends(ws, ws_per_message_deflate=False) as (send, client):
+        direct = direct_writer(send)
+        assert direct is not None, ws  # uvicorn's protocol, and the lean one the server runs
+        for text in ("4x", "4" + "é" * 200, "4" + "y" * 70_000):  # each length encoding
+            assert direct(text_frame(text))
+            assert await client.recv() == text
+        protocol = send.__self__
+        protocol.pause_writing()
+        assert not direct(text_frame("4paused"))  # uvicorn's send would wait: so must the caller
+        protocol.resume_writing()
+        assert direct(text_frame("4resumed"))
+        assert await client.recv() == "4resumed"
+        await send({"type": "websocket.close", "code": 1000})
+        assert protocol.close_sent and not direct(text_frame("4late"))
 
 
 # -- Starlette ------------------------------------------------------------------------------------
