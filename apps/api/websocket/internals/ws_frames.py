@@ -56,7 +56,7 @@ def text_frame(text: str) -> bytes:
 
 def direct_writer(send: Any) -> DirectWrite | None:
     """A writer of ready frames for this ASGI `send`, or None when `send` is not one it knows."""
-    protocol = getattr(send, "__self__", None)
+    protocol: Any = getattr(send, "__self__", None)
     if type(protocol) not in KNOWN_PROTOCOLS:
         return None
     conn = protocol.conn
