@@ -89,8 +89,33 @@ def _slow(results: Results, plan: Plan) -> list[Check]:
     return checks
 
 
+def _event_cost(results: Results) -> list[Check]:
+    """Issue 18: the cost of one event."""
+    med = results.median
+    checks: list[Check] = []
+    single = ratio(med("single.rate", "ours"), med("single.rate", "node"))
+    if single is not None:
+        checks.append(("issue 18: events/s to one client ≥ 0.75× Node", single >= 0.75, f"{single:.2f}×"))
+    small = ratio(med("publish.100.rate", "ours"), med("publish.100.rate", "node"))
+    if small is not None:
+        checks.append(("issue 18: deliveries/s to 100 clients ≥ Node", small >= 1, f"{small:.2f}×"))
+    ours_s, node_s = med("publish.paced.send_s", "ours"), med("publish.paced.send_s", "node")
+    behind = med("publish.paced.behind_pct", "ours")
+    if ours_s is not None and node_s is not None and behind is not None:
+        ok = ours_s <= node_s * 1.01 and behind <= 2
+        detail = f"{ours_s:.2f} s vs Node {node_s:.2f} s, {behind:+.1f} % of the pace"
+        checks.append(("issue 18: 5,000 at 20 events/s on pace, ≥ Node", ok, detail))
+    cost = med("cost.publish", "ours")
+    if cost is not None:
+        checks.append(
+            ("issue 18: server CPU per event before delivery ≤ 10 µs", cost <= 10, f"{cost:.1f} µs")
+        )
+    return checks
+
+
 def target_checks(results: Results, plan: Plan) -> list[str]:
     checks = _fanout(results) if 5000 in plan.sizes else []
+    checks += _event_cost(results)
     checks += _ten_thousand(results) if max(plan.sizes) >= 10_000 else []
     checks += _others(results, plan)
     checks += _slow(results, plan)

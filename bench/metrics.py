@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.plan import Plan
+from bench.publish_cost import STEPS as COST_STEPS
+from bench.scenarios_publish import PACED_RATE, SMALL_ROOM
+from bench.scenarios_publish import sizes as publish_sizes
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,8 @@ def _delivery(prefix: str, label: str, rate: bool = True, cpu: bool = True) -> l
 
 def sections(plan: Plan) -> list[Section]:
     top = max(plan.sizes)
+    small, paced_room, paced = publish_sizes(plan)
+    paced_label = f"{paced_room:,} at {PACED_RATE:g}/s"
     rate = f"{plan.latency_rate:g}"
     return [
         Section(
@@ -67,13 +72,22 @@ def sections(plan: Plan) -> list[Section]:
             "in flight; time spent connecting only), then how long a mass disconnect of all of them takes. "
             "Stalls: how late a 5 ms timer in the server's event loop fired at worst (bench/servers/"
             "trigger.py's LagProbe, the same in every server), while ramping and during the disconnect "
-            "(until 1 s after the last client is gone).",
+            "(until 1 s after the last client is gone). GC: each cyclic collection in the Python servers, "
+            "timed by gc.callbacks while the probe runs (none for Node).",
             (
                 Metric("connects.rate", f"connects/s while ramping to {top:,}", "/s", "higher", 0),
                 Metric("connects.ramp_lag_ms", "longest event-loop stall while ramping", "ms", "lower"),
                 Metric("connects.disconnect_s", f"mass disconnect of {top:,}", "s", "lower", 2),
                 Metric("connects.disconnect_lag_ms", "longest stall in the disconnect", "ms", "lower"),
                 Metric("connects.disconnect_stalls", "stalls over 100 ms in the disconnect", "", "", 0),
+                Metric("connects.full_gc_ms", f"a full collection, {top:,} connected (ours)", "ms", "lower"),
+                Metric("connects.full_gc_found", "objects that full collection freed", "", "", 0),
+                Metric("connects.ramp_gc_count", "GC collections while ramping", "", "", 0),
+                Metric("connects.ramp_gc_gen2", "full (gen 2) collections while ramping", "", "", 0),
+                Metric("connects.ramp_gc_max_ms", "longest GC pause while ramping", "ms", "lower"),
+                Metric("connects.ramp_gc_total_ms", "GC time while ramping", "ms", "lower"),
+                Metric("connects.disconnect_gc_max_ms", "longest GC pause in the disconnect", "ms", "lower"),
+                Metric("connects.disconnect_gc_total_ms", "GC time in the disconnect", "ms", "lower"),
             ),
         ),
         Section(
@@ -202,6 +216,30 @@ def sections(plan: Plan) -> list[Section]:
                 Metric("flood.flooded_max", "honest connect max, during the flood", "ms", "lower"),
                 Metric("flood.flooded_failed", "honest connects failed during the flood", "", "", 0),
             ),
+        ),
+        Section(
+            "publish",
+            "The cost of one event, seen from the clients (issue 18)",
+            f"A room of {SMALL_ROOM} clients sent {small:,} events back to back (per-event cost "
+            f"dominates: deliveries/s); then a room of {paced_room:,} sent {PACED_RATE:g} events/s, "
+            f"{paced:,} events: how long the server took to send what was due in "
+            f"{(paced - 1) / PACED_RATE:g} s, how far behind the pace that is, and the latency.",
+            (
+                *_delivery("publish.100", f"{SMALL_ROOM} clients, back to back"),
+                Metric("publish.paced.send_s", f"{paced_label}: time to send them", "s", "lower", 2),
+                Metric("publish.paced.behind_pct", f"{paced_label}: behind the pace", "%", "lower"),
+                *_delivery("publish.paced", paced_label, rate=False),
+            ),
+        ),
+        Section(
+            "cost",
+            "Server CPU per published event before delivery (issue 18; ours only)",
+            "bench/publish_cost.py, in one process pinned to the server core, no network: each step of a "
+            "publish timed alone (best of 3 rounds of 20,000 calls; `WorkflowProgress` of the bench, one "
+            "room), then `broadcaster.publish()` whole through the in-memory transport to a room with no "
+            "member on this instance, and `publish_many()` with batches of 100. "
+            "Run it alone: `.venv/bin/python bench/publish_cost.py`.",
+            tuple(Metric(f"cost.{key}", label, "µs/event", "lower", 2) for key, label in COST_STEPS),
         ),
     ]
 

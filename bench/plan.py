@@ -19,16 +19,20 @@ SCENARIOS = (
     "partition",
     "slow",
     "flood",
+    "publish",
+    "cost",
 )
 TARGET_KEYS = (
-    "ours", "ours-before", "ours-stock-engineio", "ours-default-gc", "python-socketio", "websockets", "node",
-    "node-sharded",
+    "ours", "ours-before", "ours-stock-engineio", "ours-default-gc", "ours-stock-ws", "ours-no-freeze",
+    "ours-gate", "python-socketio", "websockets", "asyncio", "node", "node-sharded",
 )  # fmt: skip
 # node-sharded differs from node only across instances: asked for by name (--servers), not by default.
 DEFAULT_TARGETS = tuple(key for key in TARGET_KEYS if key != "node-sharded")
 # Variants of ours with one change switched off run only where that change matters.
 SWITCHED_OFF_SCENARIOS = ("memory", "connects", "fanout")
-SWITCHED_OFF = ("ours-stock-engineio", "ours-default-gc")
+SWITCHED_OFF = ("ours-stock-engineio", "ours-default-gc", "ours-stock-ws", "ours-no-freeze", "ours-gate")
+# Scenarios that measure our own code in-process (no server, no reference to compare with).
+OURS_ONLY_SCENARIOS = ("cost",)
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,8 @@ class Plan:
 
     def targets_of(self, scenario: str) -> tuple[str, ...]:
         """The targets a scenario runs against (switched-off variants: where their change shows)."""
+        if scenario in OURS_ONLY_SCENARIOS:
+            return tuple(t for t in self.targets if t in ("ours", "ours-before"))
         return tuple(t for t in self.targets if t not in SWITCHED_OFF or scenario in SWITCHED_OFF_SCENARIOS)
 
     def latency_events(self) -> int:

@@ -35,8 +35,10 @@ from bench.redis_server import RedisServer
 from bench.report import render
 from bench.results import Results
 from bench.scenarios import Context, Figures, Skipped, fanout, latency, ramp, single
+from bench.scenarios_cost import publish_cost
 from bench.scenarios_flood import flood
 from bench.scenarios_history import history
+from bench.scenarios_publish import publish_pace
 from bench.scenarios_redis import cross_instance, partition, scale
 from bench.scenarios_slow import slow_reader
 from bench.targets import BEFORE_REF, TARGETS, Target
@@ -55,6 +57,8 @@ RUNNERS: dict[str, Scenario] = {
     "partition": partition,
     "slow": slow_reader,
     "flood": flood,
+    "publish": publish_pace,
+    "cost": publish_cost,
 }
 NEEDS_REDIS = ("redis", "history", "scale", "partition")
 
@@ -101,6 +105,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--before", help=f"git ref of 'ours before' (default {BEFORE_REF}: main as round 2 began)"
     )
     parser.add_argument("--profile", action="store_true", help="py-spy our server during one fan-out burst")
+    parser.add_argument(
+        "--profile-size", type=int, help="clients in the profiled burst (default 5000; 1: the `single` case)"
+    )
     parser.add_argument(
         "--output", type=Path, default=BENCH_DIR / "RESULTS.md", help="default bench/RESULTS.md"
     )
@@ -167,6 +174,7 @@ async def main(argv: list[str]) -> int:
         "scenarios": args.scenarios,
         "targets": args.servers,
         "before": args.before,
+        "profile_size": args.profile_size,
     }
     plan = build_plan(args.quick, **overrides)
     if args.render_only:

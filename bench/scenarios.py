@@ -93,8 +93,9 @@ async def burst(
         cores_busy_seconds(SERVER_CORES),
     )
     started = time.monotonic()
-    await server.broadcast(room, n, rate, pad)
+    sent = await server.broadcast(room, n, rate, pad)
     stats = await loadgen.collect(ctx.plan.idle_ms, ctx.plan.deadline_ms)
+    stats["send_ms"] = sent.get("elapsed_ms")  # how long the server took to send them all
     wall = time.monotonic() - started
     server_used = server.cpu_seconds() - server_cpu
     stats["server_cpu"] = 100 * server_used / wall
@@ -129,20 +130,28 @@ async def ramp(ctx: Context, target: Target, run: int) -> Figures:
         await asyncio.sleep(ctx.plan.settle_s)
         baseline = server.rss_kb()
         total, connect_ms, ramp_lag = 0, 0.0, 0.0
+        ramp_gc: list[dict[str, float]] = []
         for size in ctx.plan.sizes:
             await server.control("/bench/lag/start")
             reply = await connect(loadgen, server, ctx, size - total, None)
-            ramp_lag = max(ramp_lag, (await server.control("/bench/lag/stop"))["max_ms"])
+            lag = await server.control("/bench/lag/stop")
+            ramp_lag = max(ramp_lag, lag["max_ms"])
+            ramp_gc.append(lag)
             total, connect_ms = size, connect_ms + reply["connect_ms"]
             await asyncio.sleep(ctx.plan.settle_s)
             figures[f"memory.{size}"] = (server.rss_kb() - baseline) / size
         figures["connects.ramp_lag_ms"] = ramp_lag
+        figures.update(gc_figures("connects.ramp", ramp_gc))
         # What holding them costs: pings, timers (connections were opened over seconds,
         # so their pings are spread over the window).
         cpu = server.cpu_seconds()
         await asyncio.sleep(ctx.plan.idle_s)
         figures["memory.idle_cpu"] = 100 * (server.cpu_seconds() - cpu) / ctx.plan.idle_s
         figures["connects.rate"] = total / (connect_ms / 1000)
+        # What a full collection of everything (GC_RECLAIM_INTERVAL's reclaim) pauses for now.
+        full = await server.control("/bench/gc/collect?unfreeze=1") if target.is_ours else {}
+        figures["connects.full_gc_ms"] = full.get("ms")
+        figures["connects.full_gc_found"] = full.get("collected")  # cyclic garbage it freed
         await server.control("/bench/lag/start")
         closed = await loadgen.disconnect_all()
         await asyncio.sleep(1)  # the server may still be cleaning up after the clients are gone
@@ -150,8 +159,22 @@ async def ramp(ctx: Context, target: Target, run: int) -> Figures:
         figures["connects.disconnect_s"] = closed["elapsed_ms"] / 1000
         figures["connects.disconnect_lag_ms"] = lag["max_ms"]
         figures["connects.disconnect_stalls"] = lag["over_100ms"]
+        figures.update(gc_figures("connects.disconnect", [lag]))
         figures["connects.forced"] = closed["forced"]  # still open at the timeout, then cut
     return figures
+
+
+def gc_figures(prefix: str, probes: list[dict[str, float]]) -> Figures:
+    """The garbage collections the lag probe timed (Python servers only; None for Node)."""
+    if not probes or any("gc_count" not in probe for probe in probes):
+        return {f"{prefix}_gc_{k}": None for k in ("count", "gen2", "max_ms", "gen2_max_ms", "total_ms")}
+    return {
+        f"{prefix}_gc_count": sum(p["gc_count"] for p in probes),
+        f"{prefix}_gc_gen2": sum(p["gc_gen2"] for p in probes),
+        f"{prefix}_gc_max_ms": max(p["gc_max_ms"] for p in probes),
+        f"{prefix}_gc_gen2_max_ms": max(p["gc_gen2_max_ms"] for p in probes),
+        f"{prefix}_gc_total_ms": sum(p["gc_total_ms"] for p in probes),
+    }
 
 
 async def fanout(ctx: Context, target: Target, run: int) -> Figures:

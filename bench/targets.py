@@ -1,4 +1,4 @@
-"""The servers under test: ours and the three references, started as child processes.
+"""The servers under test: ours and the references, started as child processes.
 
 Every target serves Engine.IO at `/ws/socket.io/`, the `/ws` namespace, a
 `subscribe` command with ack, and `POST /bench/broadcast` (see
@@ -32,6 +32,8 @@ from bench.procs import (
 )
 
 SERVERS_DIR = BENCH_DIR / "servers"
+# References whose trigger routes live on a control port of their own (no HTTP router).
+SEPARATE_CONTROL = {"websockets": "bench.servers.bare_websockets", "asyncio": "bench.servers.bare_asyncio"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +54,7 @@ class Target:
     key: str
     label: str
     description: str
-    program: str  # which server: "ours", "python-socketio", "websockets" or "node"
+    program: str  # which server: "ours", "python-socketio", "websockets", "asyncio" or "node"
     crosses_instances: bool  # has a Redis mode the cross-instance scenarios can use
     settings: tuple[tuple[str, str], ...] = ()  # environment added for ours (its settings)
     before: bool = False  # ours from the --before git ref instead of this checkout
@@ -68,9 +70,9 @@ class Target:
         if self.program == "python-socketio":
             extra = ["--redis-url", redis.url, "--channel", redis.channel] if redis else []
             return [sys.executable, "-m", "bench.servers.bare_socketio", "--port", str(port), *extra]
-        if self.program == "websockets":
+        if self.program in SEPARATE_CONTROL:
             ports = ["--port", str(port), "--control-port", str(control_port)]
-            return [sys.executable, "-m", "bench.servers.bare_websockets", *ports]
+            return [sys.executable, "-m", SEPARATE_CONTROL[self.program], *ports]
         extra = ["--redis-url", redis.url, "--channel", redis.channel] if redis else []
         if self.sharded:
             extra.append("--sharded")
@@ -142,6 +144,25 @@ TARGETS: dict[str, Target] = {
             "ours with `GC_TUNING=false`: no gc.freeze(), CPython's default thresholds",
             settings=(("GC_TUNING", "false"),),
         ),
+        _ours(
+            "ours-stock-ws",
+            "ours, uvicorn's WebSocket protocol",
+            "ours with `WS_LEAN_PROTOCOL=false`: uvicorn's websockets-sansio protocol as shipped",
+            settings=(("WS_LEAN_PROTOCOL", "false"),),
+        ),
+        _ours(
+            "ours-no-freeze",
+            "ours, survivors not frozen",
+            "ours with `GC_FREEZE_SURVIVORS=false`: GC_TUNING's start-up freeze and thresholds only",
+            settings=(("GC_FREEZE_SURVIVORS", "false"),),
+        ),
+        _ours(
+            "ours-gate",
+            "ours, clean-ups bounded per turn",
+            "ours with `DISCONNECTS_PER_TURN=32` (off by default): at most 32 clean-ups of ended "
+            "WebSockets per event-loop turn",
+            settings=(("DISCONNECTS_PER_TURN", "32"),),
+        ),
         Target(
             "python-socketio",
             "python-socketio",
@@ -154,6 +175,14 @@ TARGETS: dict[str, Target] = {
             "websockets",
             "bare `websockets` server, minimal Engine.IO framing, `websockets.broadcast()`",
             "websockets",
+            False,
+        ),
+        Target(
+            "asyncio",
+            "minimal asyncio",
+            "one raw asyncio Protocol per connection on uvloop: hand-framed WebSocket, minimal Engine.IO, "
+            "101 and OPEN in one write (bench/servers/bare_asyncio.py)",
+            "asyncio",
             False,
         ),
         Target(
@@ -175,7 +204,10 @@ TARGETS: dict[str, Target] = {
     )
 }
 # Variants of ours that switch one change off: ours ÷ variant is what that change bought.
-ABLATIONS = ("ours-before", "ours-stock-engineio", "ours-default-gc")
+ABLATIONS = (
+    "ours-before", "ours-stock-engineio", "ours-default-gc",
+    "ours-stock-ws", "ours-no-freeze", "ours-gate",
+)  # fmt: skip
 
 
 class Server:
@@ -191,7 +223,7 @@ class Server:
     ) -> None:
         self.target = target
         self.port = free_port()
-        self.control_port = free_port() if target.program == "websockets" else self.port
+        self.control_port = free_port() if target.program in SEPARATE_CONTROL else self.port
         self.log_path = WORK_DIR / "logs" / f"{name}.log"
         self.redis = redis
         self.before_ref = before_ref

@@ -197,6 +197,28 @@ def test_slow_consumer_and_replay_limits(monkeypatch: pytest.MonkeyPatch) -> Non
     assert load_settings().replay_bytes_per_minute == 0
 
 
+def test_connect_storm_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert (settings.ws_lean_protocol, settings.gc_freeze_survivors) == (True, True)
+    assert (settings.gc_reclaim_interval, settings.disconnects_per_turn) == (600, 0)
+    assert settings.log_connections is False
+    for name, bad in (
+        ("DISCONNECTS_PER_TURN", "-1"),
+        ("DISCONNECTS_PER_TURN", "100001"),
+        ("GC_RECLAIM_INTERVAL", "-5"),
+    ):
+        monkeypatch.setenv(name, bad)
+        with pytest.raises(SettingsError, match=name):
+            load_settings()
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DISCONNECTS_PER_TURN", "32")
+    monkeypatch.setenv("GC_RECLAIM_INTERVAL", "0")  # never
+    monkeypatch.setenv("WS_LEAN_PROTOCOL", "false")
+    settings = load_settings()
+    assert settings.disconnects_per_turn == 32
+    assert (settings.gc_reclaim_interval, settings.ws_lean_protocol) == (0, False)
+
+
 def test_a_rule_across_settings_reads_as_one_plain_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
     """A model-level rule has no field to name: no `invalid configuration: configuration: …`."""
     monkeypatch.setenv("ENVIRONMENT", "production")

@@ -89,7 +89,12 @@ class Settings(PublisherSettings):
     ws_per_message_deflate: bool = False
     ws_implementation: Literal["websockets-sansio", "wsproto", "websockets"] = "websockets-sansio"
     ws_fast_path: bool = True
+    ws_lean_protocol: bool = True
+    disconnects_per_turn: int = Field(default=0, ge=0, le=100_000)
+    log_connections: bool = False
     gc_tuning: bool = True
+    gc_freeze_survivors: bool = True
+    gc_reclaim_interval: float = Field(default=600, ge=0)
 
     dashboard_enabled: bool = True
     # Socket.IO Admin UI: on only when both are set (see observability/admin_ui.py).
@@ -142,6 +147,9 @@ class Settings(PublisherSettings):
     connect_failure_burst: int = Field(default=20, ge=1)
     connect_failure_rate: float = Field(default=0.5, gt=0, le=1_000_000)
     max_tracked_addresses: int = Field(default=10_000, ge=100, le=10_000_000)
+    # An IPv6 peer counts by its network of this many bits for every per-address limit
+    # (websocket/limits/addresses.py): one IPv6 host holds a whole /64.
+    address_limit_ipv6_prefix: int = Field(default=64, ge=32, le=128)
     audit_summary_interval: float = Field(default=60, ge=0.1, le=3600)
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")

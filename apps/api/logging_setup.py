@@ -34,7 +34,9 @@ def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mut
 
 
 # Libraries that log per message at INFO; only their warnings are interesting.
-_QUIET_LOGGERS = ("socketio", "socketio.server", "engineio", "engineio.server", "uvicorn.access")
+_QUIET_LOGGERS = (
+    "socketio", "socketio.server", "engineio", "engineio.server", "uvicorn.access", "uvicorn.websockets",
+)  # fmt: skip
 # uvicorn logs one line per accepted WebSocket on "uvicorn.error"; our own
 # `websocket_connect` line says more, once. Its other lines (start-up,
 # shutdown, refusals, errors) stay.

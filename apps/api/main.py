@@ -129,7 +129,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     revoker.listen(manager)
     tokens = TokenLifecycle(validator, registry, revoked, control)
     gate = ConnectionGate(validator, registry, revoked, limits)
-    ConnectionLifecycle(sio, gate, registry, limits, tokens, rooms, control, metrics).register()
+    ConnectionLifecycle(
+        sio, gate, registry, limits, tokens, rooms, control, metrics, settings.log_connections
+    ).register()
     commands = CommandHandlers(rooms, control, tokens, revoked, limits, metrics)
     Dispatcher(registry, CommandRateLimit(limits.command_rate, control), commands.table()).register(sio)
     slow_consumers = SlowConsumers(sio, registry)
@@ -154,7 +156,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         broadcaster.attach(transport, observer=metrics)
         broadcaster.use_dedupe(dedupe, settings.dedupe_window)
         await backends.start(on_agent_gone=rooms.agent_gone, revoker=revoker)
-        audit.start_summaries(settings.audit_summary_interval, settings.max_tracked_addresses)
+        audit.start_summaries(
+            settings.audit_summary_interval,
+            settings.max_tracked_addresses,
+            settings.address_limit_ipv6_prefix,
+        )
         github_webhooks.log_configuration(settings)
         log.info(
             "server_started",
@@ -258,7 +264,7 @@ def main() -> None:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    thresholds = tune_gc(settings.gc_tuning)
+    thresholds = tune_gc(settings.gc_tuning, settings.gc_freeze_survivors, settings.gc_reclaim_interval)
     log.info("gc_configured", frozen=gc.get_freeze_count(), thresholds=thresholds)
     server = GracefulServer(
         uvicorn.Config(app, **uvicorn_options(settings)), app.state.drain, settings.shutdown_timeout

@@ -33,6 +33,7 @@ from config import Settings
 from logging_setup import get_logger
 from websocket.internals.header_timeout import with_header_timeout
 from websocket.internals.uvicorn_server import DrainingServer
+from websocket.internals.ws_protocol import LeanWebSocketProtocol
 
 log = get_logger("serving")
 
@@ -57,6 +58,13 @@ def concurrency_limit(settings: Settings) -> int:
     return 2 * settings.max_connections + settings.max_connections // 10 + 100
 
 
+def ws_protocol(settings: Settings) -> str | type[asyncio.Protocol]:
+    """uvicorn's `ws` option: the lean protocol (websocket/internals/ws_protocol.py) or uvicorn's own."""
+    if settings.ws_lean_protocol and settings.ws_implementation == "websockets-sansio":
+        return LeanWebSocketProtocol
+    return settings.ws_implementation
+
+
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """How this service runs under uvicorn, for `main()` and the in-process test server."""
     return {
@@ -79,7 +87,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "ws_per_message_deflate": settings.ws_per_message_deflate,
         # Larger WebSocket messages are refused by uvicorn (close code 1009).
         "ws_max_size": settings.max_http_buffer_size,
-        "ws": settings.ws_implementation,
+        "ws": ws_protocol(settings),
         # Engine.IO's own pings (PING_INTERVAL) already detect dead peers and keep
         # proxies from timing out; uvicorn's WebSocket pings would double that traffic.
         "ws_ping_interval": None,

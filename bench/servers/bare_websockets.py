@@ -17,13 +17,12 @@ import itertools
 import json
 import re
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import uvloop
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 
-from bench.servers.trigger import LagProbe, Trigger, paced, reference_event
+from bench.servers.trigger import Trigger, control_handler, paced, reference_event
 
 PREFIX = "/ws,"
 PING_INTERVAL = 25
@@ -79,40 +78,6 @@ async def pinger() -> None:
         broadcast(everyone, "2")
 
 
-probe = LagProbe()
-
-
-async def control(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Minimal HTTP/1.1: GET /health and POST /bench/broadcast, one request per connection."""
-    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-    method, target = head.split(" ", 2)[:2]
-    url = urlsplit(target)
-    status: int = 404
-    body: dict[str, Any] = {"error": "not found"}
-    if url.path == "/health":
-        status, body = 200, {"status": "ok"}
-    elif url.path == "/bench/lag/start" and method == "POST":
-        probe.start()
-        status, body = 200, {"started": True}
-    elif url.path == "/bench/lag/stop" and method == "POST":
-        status, body = 200, probe.stop()
-    elif url.path == "/bench/broadcast" and method == "POST":
-        try:
-            trigger = Trigger.parse(dict(parse_qsl(url.query)))
-        except ValueError as exc:
-            status, body = 400, {"error": str(exc)}
-        else:
-            status, body = 200, await send_events(trigger)
-    payload = json.dumps(body).encode()
-    writer.write(
-        f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
-        + payload
-    )
-    await writer.drain()
-    writer.close()
-
-
 async def send_events(trigger: Trigger) -> dict[str, Any]:
     padding = "x" * trigger.pad
 
@@ -129,7 +94,7 @@ async def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--control-port", type=int, required=True)
     args = parser.parse_args()
-    control_server = await asyncio.start_server(control, "127.0.0.1", args.control_port)
+    control_server = await asyncio.start_server(control_handler(send_events), "127.0.0.1", args.control_port)
     ping_task = asyncio.create_task(pinger())
     async with (
         control_server,

@@ -10,6 +10,8 @@ root on PYTHONPATH (bench/targets.py does).
 
 from __future__ import annotations
 
+import gc
+import time
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -55,7 +57,34 @@ def create_bench_app(*args: Any, **kwargs: Any) -> FastAPI:
     async def lag_stop() -> JSONResponse:
         return JSONResponse(probe.stop())
 
+    async def collect(request: Request) -> JSONResponse:
+        """A full collection now (with ?unfreeze=1: of the frozen heap too, frozen again after)."""
+        frozen = gc.get_freeze_count()
+        if request.query_params.get("unfreeze") == "1":
+            gc.unfreeze()
+        types = request.query_params.get("types") == "1"
+        if types:  # keep what is found, to say what it was
+            gc.set_debug(gc.DEBUG_SAVEALL)
+        started = time.perf_counter()
+        found = gc.collect()
+        elapsed = (time.perf_counter() - started) * 1000
+        if frozen and request.query_params.get("unfreeze") == "1":
+            gc.freeze()  # as it was (GC_TUNING): the rest of the run is not changed by this probe
+        kinds: dict[str, int] = {}
+        if types:
+            gc.set_debug(0)
+            for obj in gc.garbage:
+                name = f"{type(obj).__module__}.{type(obj).__qualname__}"
+                kinds[name] = kinds.get(name, 0) + 1
+            gc.garbage.clear()
+        top = dict(sorted(kinds.items(), key=lambda kv: -kv[1])[:40])
+        return JSONResponse(
+            {"collected": found, "ms": elapsed, "frozen_before": frozen, "tracked": len(gc.get_objects()),
+             "types": top}
+        )  # fmt: skip
+
     app.add_api_route("/bench/broadcast", broadcast, methods=["POST"])
+    app.add_api_route("/bench/gc/collect", collect, methods=["POST"])
     app.add_api_route("/bench/lag/start", lag_start, methods=["POST"])
     app.add_api_route("/bench/lag/stop", lag_stop, methods=["POST"])
     return app

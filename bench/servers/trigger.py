@@ -9,17 +9,26 @@ event has been handed to the server's delivery path.
 `POST /bench/lag/start` and `POST /bench/lag/stop` measure how late the
 server's event loop runs a timer due every 5 ms in between: the longest stall
 (`max_ms`) and how many exceeded 100 ms. The Node reference (node_socketio.mjs)
-implements the same contract.
+implements the same contract. In the Python servers the probe also times every
+cyclic garbage collection in between (`gc.callbacks`): how many, by generation,
+the longest and their total, so a stall can be told apart from a collection.
+
+`control_handler()` is the control port of the references that have no HTTP
+router of their own (bare websockets, the minimal asyncio protocol).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 MAX_EVENTS = 1_000_000
 MAX_PAD = 1_000_000
@@ -73,7 +82,10 @@ async def paced(n: int, rate: float, emit: Callable[[int], Awaitable[object]]) -
 
 
 class LagProbe:
-    """How late a 5 ms loop timer fires: the event loop's stalls, measured from inside."""
+    """How late a 5 ms loop timer fires: the event loop's stalls, measured from inside.
+
+    While it runs it also times each cyclic garbage collection (gc.callbacks).
+    """
 
     INTERVAL = 0.005
 
@@ -83,11 +95,21 @@ class LagProbe:
         self.max_ms = 0.0
         self.samples = 0
         self.stalls = 0  # lateness over 100 ms
+        self._gc_started = 0.0
+        self.gc_ms: list[tuple[int, float]] = []  # (generation, duration) of each collection
 
     def start(self) -> None:
         self.stop()
         self.max_ms, self.samples, self.stalls = 0.0, 0, 0
+        self.gc_ms = []
+        gc.callbacks.append(self._gc)
         self._arm()
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.gc_ms.append((info["generation"], (time.perf_counter() - self._gc_started) * 1000))
 
     def _arm(self) -> None:
         loop = asyncio.get_running_loop()
@@ -105,7 +127,61 @@ class LagProbe:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
-        return {"max_ms": self.max_ms, "samples": self.samples, "over_100ms": self.stalls}
+        if self._gc in gc.callbacks:
+            gc.callbacks.remove(self._gc)
+        durations = sorted(ms for _, ms in self.gc_ms)
+        return {
+            "max_ms": self.max_ms,
+            "samples": self.samples,
+            "over_100ms": self.stalls,
+            "gc_count": len(durations),
+            "gc_gen2": sum(1 for generation, _ in self.gc_ms if generation == 2),
+            "gc_max_ms": durations[-1] if durations else 0.0,
+            "gc_p50_ms": durations[len(durations) // 2] if durations else 0.0,
+            "gc_total_ms": sum(durations),
+            "gc_gen2_max_ms": max((ms for g, ms in self.gc_ms if g == 2), default=0.0),
+        }
+
+
+SendEvents = Callable[[Trigger], Awaitable[dict[str, Any]]]
+
+
+def control_handler(
+    send_events: SendEvents, probe: LagProbe | None = None
+) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+    """Minimal HTTP/1.1 control port: GET /health, POST /bench/lag/*, POST /bench/broadcast."""
+    probe = probe or LagProbe()
+
+    async def control(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+        method, target = head.split(" ", 2)[:2]
+        url = urlsplit(target)
+        status: int = 404
+        body: dict[str, Any] = {"error": "not found"}
+        if url.path == "/health":
+            status, body = 200, {"status": "ok"}
+        elif url.path == "/bench/lag/start" and method == "POST":
+            probe.start()
+            status, body = 200, {"started": True}
+        elif url.path == "/bench/lag/stop" and method == "POST":
+            status, body = 200, probe.stop()
+        elif url.path == "/bench/broadcast" and method == "POST":
+            try:
+                trigger = Trigger.parse(dict(parse_qsl(url.query)))
+            except ValueError as exc:
+                status, body = 400, {"error": str(exc)}
+            else:
+                status, body = 200, await send_events(trigger)
+        payload = json.dumps(body).encode()
+        writer.write(
+            f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
+            + payload
+        )
+        await writer.drain()
+        writer.close()
+
+    return control
 
 
 def reference_event(room: str, i: int, padding: str) -> dict[str, object]:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio import activity, workflow
@@ -18,11 +19,12 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from events.broadcaster import EventBroadcaster, get_broadcaster
 from events.dedupe import MemoryDedupeStore, RedisDedupeStore
-from events.temporal import ProgressReporter, idempotency_key
+from events.temporal import ProgressReporter, Step, idempotency_key
 from examples.temporal_workflow import (
     LineCountJob,
     LineCountWorkflow,
     count_lines,
+    count_lines_at_once,
     run_worker,
     start_line_count,
 )
@@ -32,6 +34,7 @@ from tests.support.net import eventually
 from tests.support.redis import require
 from tests.support.servers import API_DIR, LiveServer
 from tests.support.tokens import token
+from websocket.protocol.payloads import WorkflowProgress
 
 
 @dataclasses.dataclass
@@ -88,6 +91,26 @@ async def test_activity_progress_reaches_the_client_in_order_ending_at_100(
         (50, "Counted module_1.py"),
         (75, "Counted module_2.py"),
         (100, "Counted module_3.py"),
+    ]
+
+
+async def test_the_burst_example_reports_every_step_in_one_call(
+    server: LiveServer, connect: ClientFactory, run: Run
+) -> None:
+    watcher = await watch(connect, run.room)
+    counts = await environment(run.job, attempt=1).run(count_lines_at_once, run.job)
+    assert list(counts.values()) == [1, 2, 3, 4]
+    await environment(run.job, attempt=2).run(count_lines_at_once, run.job)  # a retry: nothing new
+    barrier = await get_broadcaster().publish_result(
+        WorkflowProgress(workflow_id=run.job.workflow_id, progress=100, current_step="barrier")
+    )
+    await watcher.wait_for("workflow.progress", lambda e: e["id"] == barrier.event_id)
+    assert progress_of(watcher) == [
+        (25, "Counted module_0.py"),
+        (50, "Counted module_1.py"),
+        (75, "Counted module_2.py"),
+        (100, "Counted module_3.py"),
+        (100, "barrier"),
     ]
 
 
@@ -165,6 +188,40 @@ async def test_a_failed_broadcast_does_not_fail_the_activity(run: Run) -> None:
         return [await reporter.report("one"), await reporter.report("two"), bad]
 
     assert await ActivityEnvironment().run(steps) == [False, False, False]
+
+
+async def test_report_many_publishes_steps_in_order_and_a_retry_once(
+    server: LiveServer, connect: ClientFactory, run: Run
+) -> None:
+    watcher = await watch(connect, run.room)
+    workflow_id = uuid.UUID(run.job.workflow_id)
+
+    @activity.defn
+    async def burst(steps: list[str]) -> bool:
+        reporter = ProgressReporter(workflow_id, total_steps=4)
+        return await reporter.report_many([*steps[:-1], Step(steps[-1], message="last of the burst")])
+
+    assert await environment(run.job, attempt=1).run(burst, ["clone", "scan"])
+    await watcher.wait_count("workflow.progress", 2)
+    # The retry reports the same two steps again, then two more: only those two are new.
+    assert await environment(run.job, attempt=2).run(burst, ["clone", "scan", "count", "done"])
+    await watcher.wait_for("workflow.progress", lambda e: e["data"]["current_step"] == "done")
+    assert progress_of(watcher) == [(25, "clone"), (50, "scan"), (75, "count"), (100, "done")]
+    assert [e["data"]["step_number"] for e in watcher.received("workflow.progress")] == [1, 2, 3, 4]
+    assert watcher.received("workflow.progress")[-1]["data"]["message"] == "last of the burst"
+
+
+async def test_report_many_with_an_invalid_step_publishes_none(
+    server: LiveServer, connect: ClientFactory, run: Run
+) -> None:
+    watcher = await watch(connect, run.room)
+    reporter = ProgressReporter(uuid.UUID(run.job.workflow_id), total_steps=2)
+    not_a_name: Any = 123
+    assert not await reporter.report_many(["fine", Step(not_a_name)])  # refused by WorkflowProgress
+    assert reporter.sequence == 0
+    assert await reporter.report("after")
+    await watcher.wait_for("workflow.progress")
+    assert progress_of(watcher) == [(50, "after")]
 
 
 def test_idempotency_keys_ignore_the_attempt_and_nothing_else() -> None:

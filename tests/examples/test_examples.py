@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from examples import routes as example_usage
 from tests.conftest import ClientFactory
@@ -112,6 +113,25 @@ async def test_ai_example_sends_each_suggestion_then_the_summary(
         assert {s["room"] for s in suggestions} == {room}
         assert summary["data"]["analysis_id"] == str(analysis_id)
         assert summary["data"]["results"] == {"findings": 2, "lines": 4}
+
+
+async def test_batch_example_announces_each_issue_once_in_order(
+    server: LiveServer, connect: ClientFactory
+) -> None:
+    project_id = uuid.uuid4()
+    watcher = await connect(token("watcher", scopes=READ_ALL))
+    await watcher.subscribe(f"project:{project_id}")
+    issues = [example_usage.ImportedIssue(number=n, title=f"Issue {n}", author="ana") for n in range(1, 51)]
+    batch_id = uuid.uuid4().hex
+    assert await example_usage.import_issues(project_id, issues, batch_id) == 50
+    assert await example_usage.import_issues(project_id, issues[:10], batch_id) == 0  # a re-run
+    bad = example_usage.ImportedIssue.model_construct(number=99, title=None, author="ana")
+    with pytest.raises(ValidationError):  # refused before anything is published
+        await example_usage.import_issues(project_id, [*issues[:1], bad], uuid.uuid4().hex)
+    await example_usage.import_issues(project_id, [issues[0]], "barrier")
+    events = await watcher.wait_count("issue.created", 51)
+    assert [e["data"]["number"] for e in events] == [*range(1, 51), 1]
+    assert [e["offset"] for e in events] == list(range(events[0]["offset"], events[0]["offset"] + 51))
 
 
 async def test_database_example_broadcasts_only_after_a_commit(

@@ -49,3 +49,11 @@ def test_the_derived_limit_follows_max_connections_and_a_setting_overrides_it() 
 def test_unusable_values_stop_the_start(overrides: dict[str, float], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         load_settings(**overrides)
+
+
+def test_the_lean_websocket_protocol_is_given_for_websockets_sansio_only() -> None:
+    from websocket.internals.ws_protocol import LeanWebSocketProtocol
+
+    assert uvicorn_options(load_settings())["ws"] is LeanWebSocketProtocol
+    assert uvicorn_options(load_settings(ws_lean_protocol=False))["ws"] == "websockets-sansio"
+    assert uvicorn_options(load_settings(ws_implementation="wsproto"))["ws"] == "wsproto"

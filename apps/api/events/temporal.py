@@ -28,12 +28,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from uuid import UUID
 
 from temporalio import activity
 
 from events.broadcaster import EventBroadcaster, get_broadcaster
 from logging_setup import get_logger
+from websocket.protocol.payloads import WorkflowProgress
 
 log = get_logger("events.temporal")
 
@@ -50,6 +53,15 @@ def idempotency_key(info: activity.Info, sequence: int, step: str) -> str:
     )
     digest = hashlib.sha256("\x1f".join(str(part) for part in parts).encode()).hexdigest()[:32]
     return f"temporal:{digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step of a `report_many` batch: what `report()` takes, as a value."""
+
+    current_step: str
+    progress: int | None = None
+    message: str | None = None
 
 
 class ProgressReporter:
@@ -113,3 +125,48 @@ class ProgressReporter:
                 error=f"{type(exc).__name__}: {exc}",
             )
             return False
+
+    async def report_many(self, steps: Sequence[str | Step]) -> bool:
+        """Publish several steps at once (a burst of progress), in order, in one broadcaster call.
+
+        Each step is numbered and keyed as consecutive `report()` calls would
+        number and key it, so a retried attempt's batch is deduplicated step by
+        step. All the events are built (validated) first: if one is invalid,
+        none is published. True when every step was delivered (or already was);
+        never raises.
+        """
+        sequence = self.sequence
+        payloads: list[WorkflowProgress] = []
+        keys: list[str | None] = []
+        try:
+            for item in steps:
+                step = Step(item) if isinstance(item, str) else item
+                sequence += 1
+                progress = step.progress
+                if progress is None:
+                    progress = sequence * 100 // self.total_steps if self.total_steps else 0
+                payloads.append(
+                    WorkflowProgress(
+                        workflow_id=self.workflow_id,
+                        project_id=self.project_id,
+                        progress=max(0, min(100, progress)),
+                        current_step=step.current_step,
+                        step_number=sequence,
+                        total_steps=self.total_steps,
+                        message=step.message,
+                    )
+                )
+                keys.append(idempotency_key(self._info, sequence, step.current_step) if self._info else None)
+            self.sequence = sequence
+            results = await self._broadcaster.publish_many(payloads, idempotency_keys=keys)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # as report(): never worth failing the activity for
+            log.warning(
+                "progress_report_failed",
+                workflow_id=str(self.workflow_id),
+                steps=len(steps),
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            return False
+        return all(result.ok for result in results)

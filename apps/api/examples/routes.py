@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 
 from events.broadcaster import get_broadcaster
 from routers.auth import CurrentUser
+from websocket.protocol.payloads import IssueCreated
 
 router = APIRouter(prefix="/api", tags=["examples"])
 
@@ -161,6 +162,31 @@ async def review_file(project_id: UUID, user_id: str, file_path: str, source: st
         duration_seconds=round(time.monotonic() - started, 3),
     )
     return analysis_id
+
+
+# --- end example ---
+
+
+# --- example: batch ---
+class ImportedIssue(BaseModel):
+    number: int
+    title: str
+    author: str
+
+
+async def import_issues(project_id: UUID, issues: list[ImportedIssue], batch_id: str) -> int:
+    """Announce a page of imported issues in one call; a re-run of the same batch is not announced twice."""
+    payloads = [
+        IssueCreated(
+            project_id=project_id, issue_id=uuid.uuid5(project_id, str(issue.number)),
+            number=issue.number, title=issue.title, author=issue.author,
+        )  # a wrong field raises pydantic.ValidationError here, before anything is published
+        for issue in issues
+    ]  # fmt: skip
+    results = await get_broadcaster().publish_many(
+        payloads, idempotency_keys=[f"import:{batch_id}:{issue.number}" for issue in issues]
+    )
+    return sum(result.ok and not result.duplicate for result in results)
 
 
 # --- end example ---

@@ -56,6 +56,22 @@ async def count_lines(job: LineCountJob) -> dict[str, int]:
 # --- end example ---
 
 
+# --- example: temporal burst ---
+@activity.defn
+async def count_lines_at_once(job: LineCountJob) -> dict[str, int]:
+    progress = ProgressReporter(
+        UUID(job.workflow_id), project_id=UUID(job.project_id), total_steps=len(job.paths)
+    )
+    texts = await asyncio.gather(*(asyncio.to_thread(Path(path).read_text) for path in job.paths))
+    counts = {path: len(text.splitlines()) for path, text in zip(job.paths, texts, strict=True)}
+    # Every file is done at once: one call reports all the steps, in order, each keyed as report() keys it.
+    await progress.report_many([f"Counted {Path(path).name}" for path in job.paths])
+    return counts
+
+
+# --- end example ---
+
+
 # --- example: temporal workflow ---
 @workflow.defn
 class LineCountWorkflow:

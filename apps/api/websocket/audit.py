@@ -9,7 +9,9 @@ ASGI scope gives it (the real client behind a configured trusted proxy, see
 Repeats are summarised, so that a flood cannot turn into a flood of log
 lines: while the summaries run (started and stopped with the app's lifespan),
 the first refusal of a kind (event, code, user, connection) from an address is
-written at once, and its repeats are only counted; when `AUDIT_SUMMARY_INTERVAL` ends,
+written at once (an IPv6 address counts by its network of
+`ADDRESS_LIMIT_IPV6_PREFIX` bits, as the limits do; the summary line names
+that network), and its repeats are only counted; when `AUDIT_SUMMARY_INTERVAL` ends,
 each kind that repeated gets one line with the same fields and `repeated: n`
 (the refusals not written one by one), and a kind that did not repeat is
 forgotten, so its next refusal is written at once again. At most
@@ -33,6 +35,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from logging_setup import get_logger
+from websocket.limits.addresses import DEFAULT_IPV6_PREFIX, address_key
 from websocket.protocol.errors import ErrorCode
 
 log = get_logger("audit")
@@ -47,6 +50,7 @@ class Summaries:
     def __init__(self) -> None:
         self.interval = 60.0
         self.max_kinds = 10_000
+        self.key = address_key(DEFAULT_IPV6_PREFIX)
         self._repeats: dict[Kind, list[Any]] = {}  # kind -> [repeats, level]
         self._task: asyncio.Task[None] | None = None
         self._users = 0  # apps whose lifespan started the summaries (tests run several)
@@ -86,10 +90,11 @@ class Summaries:
         for kind in quiet:
             del self._repeats[kind]
 
-    def start(self, interval: float, max_kinds: int) -> None:
+    def start(self, interval: float, max_kinds: int, ipv6_prefix: int = DEFAULT_IPV6_PREFIX) -> None:
         self._users += 1
         if self._task is None:
             self.interval, self.max_kinds = interval, max_kinds
+            self.key = address_key(ipv6_prefix)
             self._task = asyncio.get_running_loop().create_task(self._tick())
 
     async def stop(self) -> None:
@@ -115,9 +120,9 @@ class Summaries:
 summaries = Summaries()
 
 
-def start_summaries(interval: float, max_kinds: int) -> None:
+def start_summaries(interval: float, max_kinds: int, ipv6_prefix: int = DEFAULT_IPV6_PREFIX) -> None:
     """Summarise repeats from now on (call from the app's lifespan, on its event loop)."""
-    summaries.start(interval, max_kinds)
+    summaries.start(interval, max_kinds, ipv6_prefix)
 
 
 async def stop_summaries() -> None:
@@ -147,9 +152,11 @@ def denied(
     """
     value = code.value if isinstance(code, ErrorCode) else code
     connection = detail.get("connection_id")
-    kind = (event, value, client_addr, user_id, connection if isinstance(connection, str) else None)
-    if summaries.running and not summaries.first(kind, level):
-        return
+    if summaries.running:
+        counted_as = summaries.key(client_addr)
+        kind = (event, value, counted_as, user_id, connection if isinstance(connection, str) else None)
+        if not summaries.first(kind, level):
+            return
     fields = {"code": value, "client_addr": client_addr, **detail}
     if user_id is not None:
         fields["user_id"] = user_id

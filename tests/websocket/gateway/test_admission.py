@@ -39,6 +39,29 @@ def test_pending_sessions_are_capped_per_address_and_given_back() -> None:
     assert admission.pending("10.0.0.1") == 0
 
 
+def test_one_ipv6_host_is_one_address_whatever_address_of_its_64_it_uses() -> None:
+    admission = Admission(pending_per_address=2, failure_rate=0.5, failure_burst=2)
+    host = [scope(f"2001:db8:0:1::{n:x}") for n in range(1, 4)]
+    assert admission.reserve(host[0]) is None and admission.reserve(host[1]) is None
+    refused = admission.reserve(host[2])
+    assert refused is not None and refused.code is ErrorCode.TOO_MANY_HANDSHAKES
+    assert admission.pending("2001:db8:0:1::ffff") == 2
+    assert admission.reserve(scope("2001:db8:0:2::1")) is None  # the next /64: another site
+    for n in range(2):  # guesses from two addresses of the host drain one budget
+        admission.failed(
+            f"s{n}",
+            f"2001:db8:0:1::{n + 10:x}",
+            ErrorCode.AUTH_INVALID,
+        )
+    assert admission.throttled("2001:db8:0:1::99") > 0
+    assert admission.throttled("2001:db8:0:2::1") == 0
+    per_address = Admission(pending_per_address=1, ipv6_prefix=128)
+    assert (
+        per_address.reserve(scope("2001:db8::1")) is None
+        and per_address.reserve(scope("2001:db8::2")) is None
+    )
+
+
 def test_a_reservation_nobody_claims_is_given_back() -> None:
     admission = Admission(pending_per_address=1)
     handshake = scope("10.0.0.1")
@@ -112,10 +135,11 @@ def test_settings_defaults_and_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (settings.connect_failures_per_session, settings.connect_failure_burst) == (3, 20)
     assert settings.connect_failure_rate == 0.5
     assert (settings.max_tracked_addresses, settings.audit_summary_interval) == (10_000, 60)
+    assert settings.address_limit_ipv6_prefix == 64
     for name, bad in (
         ("max_pending_sessions_per_address", 0), ("connect_failures_per_session", 0),
         ("connect_failure_burst", 0), ("connect_failure_rate", 0), ("max_tracked_addresses", 10),
-        ("audit_summary_interval", 0),
+        ("audit_summary_interval", 0), ("address_limit_ipv6_prefix", 16), ("address_limit_ipv6_prefix", 129),
     ):  # fmt: skip
         with pytest.raises(SettingsError, match=name.upper()):
             load_settings(**{name: bad})

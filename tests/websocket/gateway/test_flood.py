@@ -179,6 +179,30 @@ async def test_behind_a_trusted_proxy_the_forwarded_client_is_the_address() -> N
     assert [line["client_addr"] for line in refused] == ["203.0.113.7", ATTACKER]
 
 
+async def test_an_ipv6_host_is_one_address_for_the_limits_whatever_address_of_its_64() -> None:
+    # One IPv6 host is handed a /64: rotating through it must not multiply its budget.
+    server = ServerProcess(
+        trusted_proxies="127.0.0.1", max_pending_sessions_per_address=2, audit_summary_interval=1
+    )
+    async with running(server), polling("127.0.0.1") as proxy:
+
+        async def status(forwarded_for: str) -> int:
+            return (await handshake(proxy, server.url, **{"X-Forwarded-For": forwarded_for})).status_code
+
+        rotating = [f"2001:db8:0:7::{n:x}" for n in range(1, 7)]
+        assert [await status(client) for client in rotating] == [200, 200, 429, 429, 429, 429]
+        assert await status("2001:db8:0:8::1") == 200  # the next /64 is another site
+        # The audit's summary counts the network too: one line at once, the rest as one repeat line.
+        await eventually(
+            lambda: any(line.get("repeated") for line in audit_lines(server.records())), timeout=5
+        )
+    refused = [line for line in audit_lines(server.records()) if line["event"] == "handshake_refused"]
+    assert [(line["client_addr"], line.get("repeated")) for line in refused] == [
+        ("2001:db8:0:7::3", None),
+        ("2001:db8:0:7::/64", 3),
+    ]
+
+
 # -- brute force is slowed --------------------------------------------------------
 
 

@@ -20,11 +20,13 @@ from __future__ import annotations
 import ast
 import asyncio
 import contextlib
+import gc
 import inspect
 import json
 import re
 import time
 import uuid
+import weakref
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -41,10 +43,12 @@ from engineio import packet as eio_packet
 from engineio.payload import Payload
 from fastapi import FastAPI
 from socketio import exceptions as sio_exceptions
+from socketio import packet as sio_packet
 from starlette.middleware import Middleware
 from starlette.routing import Mount
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
 
 from tests.support.net import eventually
@@ -59,11 +63,13 @@ from websocket.internals.fastsocket import FastSocket
 from websocket.internals.header_timeout import HeaderTimeoutProtocol, with_header_timeout
 from websocket.internals.manager import FastManagerMixin
 from websocket.internals.packet_queue import PacketQueue
-from websocket.internals.packets import valid_client_frame, valid_client_payload
+from websocket.internals.packets import event_packet, valid_client_frame, valid_client_payload
 from websocket.internals.pubsub_manager import PubSubManagerBase
 from websocket.internals.socketio_server import SocketIOServerBase
 from websocket.internals.tcp_reset import RAW_SEND, RawSendTap, reset
 from websocket.internals.uvicorn_server import DrainingServer
+from websocket.internals.ws_frames import direct_writer, text_frame
+from websocket.internals.ws_protocol import FRAMES_LOGGER, LeanWebSocketProtocol
 from websocket.internals.ws_writer import _resume
 from websocket.protocol import jsonlib
 from websocket.protocol.envelope import OutboundEvent
@@ -166,9 +172,9 @@ TABLE: dict[str, Internal] = {
         "the ASGI driver puts the request's scope (with `client`) in every environ"),
     "wsgi_input": Internal(EIO, "environ['wsgi.input']", "engine",
         "the handshake's body reader is never read once the session exists"),
-    "packet_codec": Internal(EIO, "engineio.packet.Packet", "packets, packet_queue, ws_writer, fastsocket",
-        "Packet(type, data).encode(); Packet(encoded_packet=) decodes `packet_type` and `data`, "
-        "raising on what is not a packet"),
+    "packet_codec": Internal(EIO, "engineio.packet.Packet, its encode_cache", "packets, packet_queue, "
+        "ws_writer, fastsocket", "Packet(type, data).encode(), which returns `encode_cache` when set; "
+        "Packet(encoded_packet=) decodes `packet_type` and `data`, raising on what is not a packet"),
     "payload_codec": Internal(EIO, "engineio.payload.Payload", "packets",
         "Payload(encoded_payload=).packets: the packets of a polling body, raising on garbage"),
     # -- python-socketio's client managers: websocket/internals/manager.py ----------------------
@@ -222,12 +228,26 @@ TABLE: dict[str, Internal] = {
     "cycle_state": Internal(UVICORN, "HttpToolsProtocol.cycle, cycle.response_complete, cycle.more_body, "
         "client", "header_timeout", "cycle is None before the first request, then the latest one; "
         "more_body stays True for a body the app did not read; client is the peer (host, port)"),
+    "upgrade_handoff": Internal(UVICORN, "HttpToolsProtocol.handle_websocket_upgrade(), .parser",
+        "header_timeout", "called from data_received for an upgrade request; afterwards the transport "
+        "is the WebSocket protocol's and the HTTP protocol's parser is never used again"),
+    "ws_sansio_protocol": Internal(UVICORN, "WebSocketsSansIOProtocol: request, response, "
+        "start_keepalive(), disconnected, on_task_complete(), connection_lost(), scope, transport, "
+        "conn (websockets' ServerProtocol: parser, logger)", "ws_protocol",
+        "request and response are read only to answer the handshake, and start_keepalive() is called "
+        "once, right after the 101 is written; once the connection is lost and "
+        "the app returned nothing reads scope, transport or conn.parser; conn.logger gets websockets' "
+        "per-connection lines; the stock class leaves the connection in reference cycles"),
     "send_self_transport": Internal(UVICORN, "send.__self__.transport (the ASGI send of a WebSocket)",
         "tcp_reset", "the app's `send` is a method of the protocol holding the transport, for "
         "websockets-sansio, wsproto and websockets"),
     "send_backpressure": Internal(UVICORN, "WebSocket protocol send(), pause_writing(), resume_writing()",
         "ws_writer", "send completes without suspending unless the transport is paused, and then "
         "waits until it resumes"),
+    "direct_frames": Internal(UVICORN, "WebSocketsSansIOProtocol (send.__self__): transport, conn (its "
+        "state, extensions), writable, handshake_complete, close_sent, disconnected, initial_response",
+        "ws_frames", "a frame written to `transport` reaches the client as `send` would have written "
+        "it; `writable` is clear while paused; close_sent is set once a close is sent"),
     # -- Starlette: websocket/internals/fastlane.py, tcp_reset.py --------------------------------
     "mount_attributes": Internal(STARLETTE, "Router.routes, Mount.path, Mount.app", "fastlane",
         "app.mount(path, app) adds a Mount whose path is `path` and whose app is that very object"),
@@ -504,6 +524,19 @@ async def test_send_packet() -> None:
         manager.set_server(sio)
         [pkt] = manager.encode("ev", {"a": 1}, "/")
         assert (pkt.packet_type, pkt.encode()) == (eio_packet.MESSAGE, '42["ev",{"a":1}]')
+        # packets.event_packet writes by formatting what packet_class encodes
+        for namespace, event, argument in (("/", "ev", b'{"a":1}'), ("/ws", "a.b", rb'{"x":[1,"a \"b\""]}')):
+            stock = sio.packet_class(
+                sio_packet.EVENT, namespace=namespace, data=[event, jsonlib.loads(argument)]
+            ).encode()
+            formatted = event_packet(namespace, event, argument)
+            assert formatted.data == stock
+            assert (formatted.packet_type, formatted.encode()) == (eio_packet.MESSAGE, "4" + stock)
+            plain = eio_packet.Packet(eio_packet.MESSAGE, stock)  # EventPacket sets what Packet.__init__ sets
+            assert {k: getattr(formatted, k) for k in vars(plain) if k != "encode_cache"} == {
+                k: v for k, v in vars(plain).items() if k != "encode_cache"
+            }
+            assert formatted.frame == {"type": "websocket.send", "text": "4" + stock}
 
 
 def test_connection_refused_error_args() -> None:
@@ -681,6 +714,9 @@ async def test_wsgi_input() -> None:
 
 def test_packet_codec() -> None:
     assert eio_packet.Packet(eio_packet.MESSAGE, "x").encode() == "4x"
+    cached = eio_packet.Packet(eio_packet.MESSAGE, "x")
+    cached.encode_cache = "4y"  # what packets.EventPacket sets: encode() returns it as it is
+    assert cached.encode() == "4y"
     probe = eio_packet.Packet(encoded_packet="2probe")
     assert (probe.packet_type, probe.data) == (eio_packet.PING, "probe")
     with pytest.raises(ValueError):
@@ -1059,7 +1095,7 @@ async def test_cycle_state() -> None:
 
 
 @contextlib.asynccontextmanager
-async def websocket_sends(ws: str) -> Any:
+async def websocket_sends(ws: Any, **options: Any) -> Any:
     """A real uvicorn WebSocket connection; yields (the app's `send`, the client)."""
     sends: list[Any] = []
     done = asyncio.Event()
@@ -1070,12 +1106,81 @@ async def websocket_sends(ws: str) -> Any:
         sends.append(send)
         await done.wait()
 
-    async with Uvicorn(app, ws=ws) as served, websockets.connect(f"ws://127.0.0.1:{served.port}/") as client:
+    async with (
+        Uvicorn(app, ws=ws, **options) as served,
+        websockets.connect(f"ws://127.0.0.1:{served.port}/") as client,
+    ):
         await settled(lambda: bool(sends))
         try:
             yield sends[0], client
         finally:
             done.set()
+
+
+@contextlib.contextmanager
+def collector_off() -> Any:
+    """What is freed now is freed by reference counting, not by the cyclic collector."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+async def one_websocket_session(app_checks: Any, **options: Any) -> list[weakref.ref[Any]]:
+    """A real uvicorn WebSocket session (accept, one message, client closes); weak refs to its protocols."""
+    made: list[weakref.ref[Any]] = []
+    ws_class = options.pop("ws", LeanWebSocketProtocol)
+    http_class = options.pop("http", with_header_timeout(60))
+
+    class WsProbe(ws_class):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(weakref.ref(self))
+
+    class HttpProbe(http_class):  # type: ignore[misc, valid-type]
+        def handle_websocket_upgrade(self) -> None:
+            made.append(weakref.ref(self))
+            super().handle_websocket_upgrade()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        app_checks(send.__self__)
+        await send({"type": "websocket.send", "text": "hi"})
+        assert (await receive())["type"] == "websocket.disconnect"
+
+    # RawSendTap, as the server has it, keeps the protocol's `send` in its scope (tcp_reset.py).
+    async with Uvicorn(RawSendTap(app), ws=WsProbe, http=HttpProbe, **options) as served:
+        async with websockets.connect(f"ws://127.0.0.1:{served.port}/") as client:
+            assert await client.recv() == "hi"
+        await settled(lambda: len(made) == 2 and not served.server.server_state.connections)
+        await asyncio.sleep(0.05)  # uvloop's own references to a closed transport go in a later turn
+    return made
+
+
+async def test_ws_sansio_protocol() -> None:
+    seen: list[Any] = []
+
+    def lean(protocol: Any) -> None:
+        seen.append((protocol.request, protocol.response, protocol.conn.logger.name))
+
+    with collector_off():
+        made = await one_websocket_session(lean)
+        _, ws_protocol = made
+        assert seen == [(None, None, FRAMES_LOGGER)]
+        assert ws_protocol() is None  # freed without the collector: no cycle left
+        stock = await one_websocket_session(lambda _: None, ws=WebSocketsSansIOProtocol)
+        assert stock[1]() is not None  # uvicorn's own class: its connection waits for a collection
+
+
+async def test_upgrade_handoff() -> None:
+    with collector_off():
+        lean = await one_websocket_session(lambda _: None)
+        assert lean[0]() is None  # the HTTP protocol, upgraded away, freed at once
+        stock = await one_websocket_session(lambda _: None, http=HttpToolsProtocol)
+        assert stock[0]() is not None  # uvicorn's own: parser <-> protocol, a cycle
 
 
 # The `websockets` implementation (WS_IMPLEMENTATION=websockets) is deprecated, not gone.
@@ -1106,6 +1211,36 @@ async def test_send_backpressure() -> None:
             protocol.resume_writing()
             await asyncio.wait_for(_resume(blocked, yielded), 2)  # how ws_writer finishes it
             assert [await client.recv(), await client.recv()] == ["x", "x"]
+
+
+@pytest.mark.filterwarnings(*LEGACY_WEBSOCKETS)
+async def test_direct_frames() -> None:
+    for ws in ("wsproto", "websockets"):
+        async with websocket_sends(ws) as (send, _):
+            assert direct_writer(send) is None, ws  # only the protocol whose attributes were checked
+    async with websocket_sends("websockets-sansio") as (send, _):  # deflate negotiated
+        direct = direct_writer(send)
+        assert direct is not None and send.__self__.conn.extensions
+        assert not direct(text_frame("4x"))  # frames would have to be compressed: send() does it
+    for lean in (False, True):
+        await _direct_frames_without_deflate(LeanWebSocketProtocol if lean else "websockets-sansio")
+
+
+async def _direct_frames_without_deflate(ws: Any) -> None:
+    async with websocket_sends(ws, ws_per_message_deflate=False) as (send, client):
+        direct = direct_writer(send)
+        assert direct is not None, ws  # uvicorn's protocol, and the lean one the server runs
+        for text in ("4x", "4" + "é" * 200, "4" + "y" * 70_000):  # each length encoding
+            assert direct(text_frame(text))
+            assert await client.recv() == text
+        protocol = send.__self__
+        protocol.pause_writing()
+        assert not direct(text_frame("4paused"))  # uvicorn's send would wait: so must the caller
+        protocol.resume_writing()
+        assert direct(text_frame("4resumed"))
+        assert await client.recv() == "4resumed"
+        await send({"type": "websocket.close", "code": 1000})
+        assert protocol.close_sent and not direct(text_frame("4late"))
 
 
 # -- Starlette ------------------------------------------------------------------------------------

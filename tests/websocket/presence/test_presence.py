@@ -101,8 +101,11 @@ async def test_agent_lifecycle_on_one_instance(
 
 @pytest.fixture
 async def pair(redis_url: str, unique_channel: str) -> AsyncIterator[tuple[ServerProcess, ServerProcess]]:
-    """conftest's pair, with heartbeats quick enough to notice a lost instance within a test."""
-    async with two_instances(redis_url, unique_channel, presence_heartbeat=HEARTBEAT) as servers:
+    """conftest's pair, with heartbeats quick enough to notice a lost instance within a test,
+    and `websocket_disconnect` at INFO (`disconnect_handled` reads it)."""
+    async with two_instances(
+        redis_url, unique_channel, presence_heartbeat=HEARTBEAT, log_connections="true"
+    ) as servers:
         yield servers
 
 

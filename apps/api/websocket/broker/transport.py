@@ -33,9 +33,7 @@ class LocalTransport:
         for room in rooms:
             # append and deliver are synchronous: no other event can get between them
             envelope, offset = self.history.append(room, event)
-            self._manager.deliver(
-                event.type.value, jsonlib.Fragment(envelope), NAMESPACE, room, offset=offset
-            )
+            self._manager.deliver_json(event.type.value, envelope, NAMESPACE, room, offset=offset)
         return True
 
     async def control(self, message: dict[str, Any]) -> bool:

@@ -25,6 +25,9 @@ starving the others or guessing freely:
   An expired token is not a guess (its signature is ours), and refusals that
   say something about the server (full, shutting down) are not either.
 
+An IPv6 peer counts by its network of `ADDRESS_LIMIT_IPV6_PREFIX` bits
+(websocket/limits/addresses.py): one host holds a whole /64.
+
 State is bounded: pending counts by the sessions that exist, buckets by
 `MAX_TRACKED_ADDRESSES` (the least recently charged address is forgotten).
 Everything here is a dict lookup or two per handshake and per connect.
@@ -40,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from websocket.internals.environ import asgi_scope, client_address
+from websocket.limits.addresses import DEFAULT_IPV6_PREFIX, address_key
 from websocket.limits.buckets import TokenBucket
 from websocket.protocol.errors import ErrorCode, WebSocketError
 
@@ -119,7 +123,9 @@ class Admission:
         max_sessions: int | None = None,
         sessions: Callable[[], int] = lambda: 0,
         retry_after: float = 5,
+        ipv6_prefix: int = DEFAULT_IPV6_PREFIX,
     ) -> None:
+        self.key = address_key(ipv6_prefix)
         self.pending_per_address = pending_per_address
         self.failures_per_session = failures_per_session
         self.max_sessions = max_sessions
@@ -135,7 +141,7 @@ class Admission:
     def reserve(self, scope: MutableMapping[str, Any]) -> WebSocketError | None:
         """Before Engine.IO sees a handshake: reserve a slot for its address, or say why not."""
         client = scope.get("client")
-        address = str(client[0]) if client else "unknown"
+        address = self.key(str(client[0])) if client else "unknown"
         if self.max_sessions is not None and self.sessions() + self._reserved >= self.max_sessions:
             return WebSocketError("This instance is full; try again later", ErrorCode.SERVER_FULL)
         held = self._pending.get(address, 0)
@@ -164,7 +170,7 @@ class Admission:
         if address is not None:
             self._reserved -= 1
         else:  # a handshake that did not pass the guard (an app mounted without it)
-            address = client_address(environ)
+            address = self.key(client_address(environ))
             held = self._pending.get(address, 0)
             if held >= self.pending_per_address:
                 return False
@@ -188,7 +194,7 @@ class Admission:
         """Sessions pending (and reserved) for `address`, or for all addresses."""
         if address is None:
             return sum(self._pending.values())
-        return self._pending.get(address, 0)
+        return self._pending.get(self.key(address), 0)
 
     def tracked(self) -> dict[str, int]:
         """Sizes of every table, for tests and diagnostics: all 0 when no session is pending."""
@@ -209,12 +215,12 @@ class Admission:
     # -- failed connects ----------------------------------------------------
     def throttled(self, address: str) -> float:
         """Seconds `address` must wait before its next connect is even looked at (0: none)."""
-        return self.throttle.wait(address)
+        return self.throttle.wait(self.key(address))
 
     def failed(self, eio_sid: str, address: str, code: ErrorCode | None) -> bool:
         """Count a refused namespace connect; True when the session has used up its tries."""
         if code in GUESSES:
-            self.throttle.charge(address)
+            self.throttle.charge(self.key(address))
         count = self._failures.get(eio_sid, 0) + 1
         self._failures[eio_sid] = count
         return count >= self.failures_per_session

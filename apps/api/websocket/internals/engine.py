@@ -38,7 +38,7 @@ from engineio import packet as eio_packet
 
 from logging_setup import get_logger
 from websocket.internals.environ import asgi_scope
-from websocket.internals.fastsocket import FastSocket
+from websocket.internals.fastsocket import FastSocket, TurnGate
 from websocket.internals.packet_queue import PacketQueue
 
 log = get_logger("websocket.internals.engine")
@@ -86,7 +86,12 @@ class FastEngineServer(engineio.AsyncServer):  # type: ignore[misc]
     start_service_task: bool
 
     def __init__(
-        self, *args: Any, fast_sockets: bool = True, max_queued_bytes: int | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        fast_sockets: bool = True,
+        max_queued_bytes: int | None = None,
+        disconnects_per_turn: int = 0,
+        **kwargs: Any,
     ) -> None:
         if fast_sockets:
             # FastSocket times out missing pongs itself; the stock monitor would
@@ -95,6 +100,8 @@ class FastEngineServer(engineio.AsyncServer):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self.fast_sockets = fast_sockets
         self.max_queued_bytes = max_queued_bytes
+        # FastSocket's clean-ups after a WebSocket ends: at most this many per loop turn.
+        self.end_gate = TurnGate(disconnects_per_turn)
         # Called (synchronously, from inside a put) when a socket's queue passes max_queued_bytes.
         self.on_slow_consumer: Callable[[str], None] = self._close_slow_consumer
         self._warned = False

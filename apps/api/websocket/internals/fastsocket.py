@@ -20,7 +20,17 @@ protocol and the same decisions with:
   as batching goes without leaving ASGI;
 * a writer that closes the WebSocket after it has sent a CLOSE packet (stock
   leaves it open, and socket.io-client ignores CLOSE over WebSocket, so a
-  server-initiated close went unnoticed for ping_interval + ping_timeout).
+  server-initiated close went unnoticed for ping_interval + ping_timeout);
+* the clean-up of an ended WebSocket (Engine.IO and Socket.IO disconnect, our
+  handlers), and that of a Socket.IO DISCONNECT packet (`41...`, which
+  socket.io-client sends before closing), wait their turn at the server's
+  `end_gate`, a `TurnGate` that lets
+  DISCONNECTS_PER_TURN of them run per event-loop turn (0, the default: all
+  at once). When thousands of clients leave at once their closes arrive
+  together and every reader wakes in the same turn; the gate spreads the
+  clean-ups over turns. It does not spread the work uvicorn and the
+  websockets library do per close before any of this runs, which is most of
+  a mass disconnect's stall on the bench, hence off by default.
 
 The python-engineio internals it relies on are listed, each with the release it
 was verified on and the behaviour relied on, in `TABLE` of
@@ -31,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from typing import Any
 
 from engineio import async_socket, exceptions, packet
@@ -39,6 +50,61 @@ from websocket.internals.packet_queue import PacketQueue
 from websocket.internals.ws_writer import WebSocketWriter
 
 _closing_tasks: set[asyncio.Task[None]] = set()
+
+
+class TurnGate:
+    """At most `per_turn` callers of `turn()` go on per event-loop turn; the others wait, in order.
+
+    `per_turn` 0 lets everyone through at once. A waiter cancelled while
+    waiting gives up its place.
+    """
+
+    def __init__(self, per_turn: int) -> None:
+        self.per_turn = per_turn
+        self._passed = 0
+        self._waiting: deque[asyncio.Future[None]] = deque()
+        self._scheduled = False
+        # asyncio.get_running_loop() costs a getpid() system call on Python 3.11: ask once per loop.
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            loop = self._loop = asyncio.get_running_loop()
+        return loop
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    async def turn(self) -> None:
+        if self.per_turn <= 0:
+            return
+        if not self._waiting and self._passed < self.per_turn:
+            self._passed += 1
+            self._schedule()
+            return
+        future = self._running_loop().create_future()
+        self._waiting.append(future)
+        self._schedule()
+        await future
+
+    def _schedule(self) -> None:
+        if not self._scheduled:
+            self._scheduled = True
+            self._running_loop().call_soon(self._next_turn)
+
+    def _next_turn(self) -> None:
+        """Once per loop turn while anyone passed or waits: the next `per_turn` waiters go on."""
+        self._scheduled = False
+        self._passed = 0
+        while self._waiting and self._passed < self.per_turn:
+            future = self._waiting.popleft()
+            if not future.done():
+                future.set_result(None)
+                self._passed += 1
+        if self._waiting or self._passed:
+            self._schedule()
 
 
 def _ping_packet() -> Any:
@@ -210,6 +276,7 @@ class FastSocket(async_socket.AsyncSocket):  # type: ignore[misc]
             reason = self._end_reason or reason
         finally:
             self._deadline = None
+        await self.server.end_gate.turn()
         # Nothing more can reach a peer that closed; one that stopped answering pings
         # may have stopped reading too: don't wait on it either.
         gone = self._peer_closed or reason == self.server.reason.PING_TIMEOUT
@@ -236,6 +303,9 @@ class FastSocket(async_socket.AsyncSocket):  # type: ignore[misc]
         except Exception:
             self.server.logger.info("%s: Undecodable packet, closing", self.sid)
             return str(reasons.TRANSPORT_ERROR)
+        if pkt.packet_type == packet.MESSAGE and isinstance(pkt.data, str) and pkt.data.startswith("41"):
+            # A Socket.IO DISCONNECT: its clean-up runs inside receive(); it waits its turn too.
+            await self.server.end_gate.turn()
         try:
             await self.receive(pkt)
         except exceptions.UnknownPacketError:

@@ -21,6 +21,10 @@ On expiry a connection with part of a request is answered 408 and closed (one
 audit line); an idle one that never sent a byte (a browser's preconnect) is
 closed silently. Idle keep-alive connections stay uvicorn's business.
 
+After a WebSocket upgrade the protocol lets go of its parser (a reference
+cycle that would otherwise leave it, and the connection's objects it reaches,
+to the cyclic garbage collector; see ws_protocol.py).
+
 The uvicorn internals it relies on are listed, each with the release it
 was verified on and the behaviour relied on, in `TABLE` of
 tests/websocket/internals/test_library_internals.py.
@@ -63,6 +67,14 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         waiting = self._request_begun and self._header_timer is None and not self._busy()
         if waiting and not self.transport.is_closing():
             self._arm()
+
+    def handle_websocket_upgrade(self) -> None:
+        super().handle_websocket_upgrade()
+        # The WebSocket protocol has the connection now. The httptools parser holds this
+        # protocol (its callbacks) and this protocol the parser: without this cycle it is
+        # freed at once, with it it waits for a garbage collection, keeping the WebSocket
+        # protocol (through the transport) with it.
+        self.parser = None  # type: ignore[assignment]
 
     def on_message_begin(self) -> None:
         super().on_message_begin()

@@ -17,6 +17,12 @@
   connecting or disconnecting at that moment: quadratic when thousands come
   or go together. Sets answer the same questions in constant time.
 
+* The event itself (issue 18): `deliver_json` takes an envelope that is JSON
+  already, writes its Socket.IO packet by formatting (packets.py) rather
+  than through python-socketio's `Packet`, and only when the room has a
+  member on this instance: a room nobody here joined costs a dict lookup.
+  The packet is made once per room and shared by every recipient.
+
 All three override the manager's hooks (`basic_enter_room`, `basic_leave_room`,
 `basic_disconnect`, `get_rooms`, the `pending_*` lists), so the local and the
 Redis manager (websocket/broker/) get them by mixing in the same class.
@@ -30,6 +36,7 @@ from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
 from websocket.internals.packet_queue import SizedPacket
+from websocket.internals.packets import event_packet
 
 RoomKey = tuple[str, str]  # (namespace, sid)
 
@@ -129,7 +136,25 @@ class FastManagerMixin:
         """
         if namespace not in self.rooms:
             return 0
-        packets = self.encode(event, data, namespace)
+        if (room is None or isinstance(room, str)) and not self.rooms[namespace].get(room):
+            return 0  # nobody here: nothing to encode
+        return self._hand_out(self.encode(event, data, namespace), namespace, room, skip_sid, offset)
+
+    def deliver_json(
+        self, event: str, argument: bytes, namespace: str, room: str, offset: int | None = None
+    ) -> int:
+        """`deliver` for an event whose one argument is JSON text already (an envelope).
+
+        The packet is written by formatting, and not at all when `room` has no
+        member on this instance.
+        """
+        if not self.rooms.get(namespace, {}).get(room):
+            return 0
+        return self._hand_out([event_packet(namespace, event, argument)], namespace, room, None, offset)
+
+    def _hand_out(
+        self, packets: list[Any], namespace: str, room: Any, skip_sid: Any, offset: int | None
+    ) -> int:
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
         sockets = self.server.eio.sockets
         held = self._held

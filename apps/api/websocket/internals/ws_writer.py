@@ -11,6 +11,10 @@ and, in the rare case it does suspend, handed to a Task that finishes it
 (`_resume`) and then writes whatever was queued meanwhile, in order, before
 the socket goes back to writing directly.
 
+A broadcast's packet written at once skips even the ASGI `send`: its frame,
+made once for every recipient, is written as bytes (ws_frames.py) whenever
+uvicorn's `send` would have written it without waiting.
+
 A CLOSE packet or the end marker (None) always goes through the Task, which
 closes the WebSocket after writing it.
 """
@@ -25,11 +29,15 @@ from typing import Any
 from engineio import packet
 
 from websocket.internals.packet_queue import PacketQueue
+from websocket.internals.packets import EventPacket
+from websocket.internals.ws_frames import direct_writer
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 def _message(pkt: Any) -> dict[str, Any]:
+    if type(pkt) is EventPacket:
+        return pkt.frame  # a broadcast's: made once for every recipient (never changed by a send)
     data = pkt.encode()
     if isinstance(data, str):
         return {"type": "websocket.send", "text": data}
@@ -84,11 +92,13 @@ async def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> None:
 
 
 class WebSocketWriter:
-    __slots__ = ("_blocked", "_queue", "_send", "_task", "ended")
+    __slots__ = ("_blocked", "_direct", "_queue", "_send", "_task", "ended")
 
     def __init__(self, queue: PacketQueue, send: Send) -> None:
         self._queue = queue
         self._send = send
+        # A broadcast's ready frame, written as bytes when uvicorn would write it at once (ws_frames.py).
+        self._direct = direct_writer(send)
         self._task: asyncio.Task[None] | None = None
         self._blocked: tuple[Coroutine[Any, Any, Any], Any] | None = None
         self.ended = False
@@ -99,6 +109,8 @@ class WebSocketWriter:
 
     def _offer(self, pkt: Any) -> bool:
         """The queue's sink: write `pkt` now; False leaves it queued for the Task."""
+        if type(pkt) is EventPacket and self._direct is not None and self._direct(pkt.wire):
+            return True
         if pkt is None or pkt.packet_type == packet.CLOSE:
             self._start()
             return False

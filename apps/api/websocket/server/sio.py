@@ -239,6 +239,7 @@ def create_sio(settings: Settings, manager: Any) -> EventServer:
         failure_burst=settings.connect_failure_burst,
         max_addresses=settings.max_tracked_addresses,
         retry_after=settings.connect_timeout,
+        ipv6_prefix=settings.address_limit_ipv6_prefix,
     )
     return EventServer(
         # Room for handshakes in progress above the Socket.IO connection limit.
@@ -256,6 +257,7 @@ def create_sio(settings: Settings, manager: Any) -> EventServer:
         max_http_buffer_size=settings.max_http_buffer_size,
         fast_sockets=settings.ws_fast_path,
         max_queued_bytes=settings.max_queued_bytes,  # per connection; see websocket/server/slow_consumers.py
+        disconnects_per_turn=settings.disconnects_per_turn,  # see websocket/internals/fastsocket.py
         logger=logging.getLogger("socketio.server"),
         engineio_logger=logging.getLogger("engineio.server"),
     )

@@ -31,6 +31,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from logging_setup import get_logger
+from websocket.broker.connection import PublishError
 from websocket.internals import sessions
 from websocket.protocol import jsonlib
 from websocket.protocol.envelope import OutboundEvent
@@ -74,6 +75,9 @@ class RedisBarrier:
 
     Publications from one connection arrive in order, so once the marker is
     back, every event this instance published before it has been delivered here.
+    If Redis does not take the marker (an outage, a connection closed under it),
+    there is nothing to wait for: the drain goes on and says so at warning level,
+    since each event published before it was already answered True or False.
     """
 
     def __init__(self, manager: Any) -> None:
@@ -92,7 +96,11 @@ class RedisBarrier:
         self._waiting[token] = future
         try:
             message = {"method": BARRIER_METHOD, "host_id": self.manager.instance_id, "token": token}
-            await self.manager.publisher.publish(jsonlib.dumpb(message))
+            try:
+                await self.manager.publisher.publish(jsonlib.dumpb(message))
+            except PublishError as exc:
+                log.warning("drain_barrier_skipped", reason=str(exc))
+                return
             await future
         finally:
             self._waiting.pop(token, None)
