@@ -110,21 +110,33 @@ class RedisPublisher:
         self._client: aioredis.Redis | RedisCluster | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._scripts: dict[tuple[int, str], Any] = {}
+        self._lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
 
     async def connect(self) -> aioredis.Redis | RedisCluster:
         """The client of this event loop, built on first use (raises on connection errors)."""
         # A redis.asyncio client belongs to the loop it first ran on; scripts that
         # call asyncio.run() twice get a fresh one instead of a broken one.
         loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            if self.cluster is None:
-                self.cluster = await is_cluster(self.url, self.timeout, self.name)
-            if self.cluster:
-                self._client = cluster_client(self.url, self.timeout, self.name)
-                await asyncio.wait_for(self._client.initialize(), self.timeout)
-            else:
-                self._client = redis_client(self.url, self.timeout, self.name)
-            self._loop = loop
+        if self._client is not None and self._loop is loop:
+            return self._client
+        if self._lock is None or self._lock_loop is not loop:
+            self._lock, self._lock_loop = asyncio.Lock(), loop
+        async with self._lock:  # one client, however many callers arrive before it exists
+            if self._client is None or self._loop is not loop:
+                if self.cluster is None:
+                    self.cluster = await is_cluster(self.url, self.timeout, self.name)
+                client: aioredis.Redis | RedisCluster
+                if self.cluster:
+                    client = cluster_client(self.url, self.timeout, self.name)
+                    try:
+                        await asyncio.wait_for(client.initialize(), self.timeout)
+                    except BaseException:
+                        await close_quietly(client)
+                        raise
+                else:
+                    client = redis_client(self.url, self.timeout, self.name)
+                self._client, self._loop = client, loop
         return self._client
 
     def client(self) -> Any:
