@@ -8,6 +8,13 @@ next offset, stores the envelope and publishes it on the room's channel
 in the slot the script runs in), atomically: live delivery happens in offset
 order on every instance, and an event is in history exactly when it was
 published.
+
+On a cluster the hash also names the node that last wrote it (`n`). A replica
+that took over may lack the dead master's last events, and its next offsets
+would name other events than the ones clients saw. So the first write by
+another node starts a new epoch, keeping the old one (`pe`) and its last
+offset there (`f`): a position up to `f` in the old epoch still resumes, any
+later one answers `epoch_changed`.
 """
 
 from __future__ import annotations
@@ -22,11 +29,19 @@ from websocket.history.positions import NO_STREAM, Position, Recovery, StoredEve
 from websocket.protocol.envelope import OutboundEvent
 
 PUBLISH_LUA = """
-local epoch = redis.call('HGET', KEYS[1], 'e')
+local meta = redis.call('HMGET', KEYS[1], 'e', 'n')
+local epoch = meta[1]
+local node = ''
+if ARGV[12] == 'SPUBLISH' then
+  node = redis.call('CLUSTER', 'MYID')
+end
 if not epoch then
   epoch = ARGV[1]
   redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'e', epoch, 'o', 0)
+  redis.call('HSET', KEYS[1], 'e', epoch, 'o', 0, 'n', node)
+elseif node ~= '' and meta[2] ~= node then
+  redis.call('HSET', KEYS[1], 'e', ARGV[1], 'pe', epoch, 'f', redis.call('HGET', KEYS[1], 'o'), 'n', node)
+  epoch = ARGV[1]
 end
 local offset = redis.call('HINCRBY', KEYS[1], 'o', 1)
 local env = '{"offset":' .. offset .. ',"epoch":"' .. epoch .. '",' .. ARGV[2]
@@ -41,16 +56,23 @@ return offset
 """
 
 READ_LUA = """
-local epoch = redis.call('HGET', KEYS[1], 'e')
+local meta = redis.call('HMGET', KEYS[1], 'e', 'o', 'pe', 'f')
+local epoch = meta[1]
 if not epoch then
-  return {'', 0, {}}
+  return {'', 0, {}, 0}
 end
-local offset = tonumber(redis.call('HGET', KEYS[1], 'o'))
+local offset = tonumber(meta[2])
+local since = ARGV[1]
+local forked = 0
+if meta[3] and since == meta[3] and tonumber(ARGV[2]) <= tonumber(meta[4]) then
+  since = epoch
+  forked = 1
+end
 local entries = {}
-if (ARGV[1] == epoch or ARGV[1] == '') and tonumber(ARGV[2]) < offset then
+if (since == epoch or since == '') and tonumber(ARGV[2]) < offset then
   entries = redis.call('XRANGE', KEYS[2], '(' .. ARGV[2] .. '-0', '+')
 end
-return {epoch, offset, entries}
+return {epoch, offset, entries, forked}
 """
 
 
@@ -97,15 +119,15 @@ class RedisHistory:
         ]  # fmt: skip
         await self.publisher.queue_script(pipe, PUBLISH_LUA, self.keys(room), args)
 
-    async def _read(self, room: str, since: Position | None) -> tuple[Position, list[StoredEvent]]:
+    async def _read(self, room: str, since: Position | None) -> tuple[Position, list[StoredEvent], bool]:
         epoch_arg, offset_arg = (since.epoch, since.offset) if since else ("-", 2**62)
 
         async def build(pipe: Pipeline) -> None:
             await self.publisher.queue_script(pipe, READ_LUA, self.keys(room), [epoch_arg, offset_arg])
 
-        [(epoch, offset, entries)] = await self.publisher.run(build)
+        [(epoch, offset, entries, forked)] = await self.publisher.run(build)
         if not epoch:
-            return NO_STREAM, []
+            return NO_STREAM, [], False
         stored = []
         for entry_id, raw_fields in entries:
             fields = dict(zip(raw_fields[::2], raw_fields[1::2], strict=True))
@@ -118,12 +140,14 @@ class RedisHistory:
                     at=int(fields[b"at"]) / 1000,
                 )
             )
-        return Position(int(offset), _text(epoch)), stored
+        return Position(int(offset), _text(epoch)), stored, bool(forked)
 
     async def position(self, room: str) -> Position:
-        position, _ = await self._read(room, None)
+        position, _, _ = await self._read(room, None)
         return position
 
     async def since(self, room: str, since: Position, full: bool = False) -> Recovery:
-        position, missed = await self._read(room, since)
+        position, missed, forked = await self._read(room, since)
+        if forked:  # a position up to the fork point is the same in the new epoch
+            since = Position(since.offset, position.epoch)
         return recover(position, since, missed, ttl=self.ttl, now=time.time(), full=full)
