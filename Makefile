@@ -24,15 +24,22 @@ $(JS)/node_modules/.installed: $(JS)/package.json $(JS)/package-lock.json
 	cd $(JS) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(VENV)/.dev $(JS)/node_modules/.installed
+# import-linter looks for the packages it checks on sys.path, from wherever it runs (pytest and
+# mypy take apps/api from pyproject.toml): the dev venv lists apps/api, last, in a .pth file, so
+# that `lint-imports` works from the project root as from apps/api.
+$(VENV)/.apps-path: $(VENV)/.runtime
+	$(PY) -c 'import os, sysconfig; open(os.path.join(sysconfig.get_paths()["purelib"], "eventserver-apps-api.pth"), "w").write(os.path.abspath("apps/api") + "\n")'
+	touch $@
+
+install: $(VENV)/.dev $(VENV)/.apps-path $(JS)/node_modules/.installed
 
 run: $(VENV)/.runtime
 	cd apps/api && ../../$(PY) main.py
 
-lint: $(VENV)/.dev
+lint: $(VENV)/.dev $(VENV)/.apps-path
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	cd apps/api && ../../$(VENV)/bin/lint-imports ../../pyproject.toml
+	$(VENV)/bin/lint-imports
 
 typecheck: $(VENV)/.dev
 	$(PY) -m mypy
