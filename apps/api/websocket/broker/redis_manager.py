@@ -162,17 +162,18 @@ class RedisManager(PubSubManagerBase):
     def _deliver(self, message: dict[str, Any]) -> None:
         data = message["data"]
         args = data[0] if len(data) == 1 else tuple(data)
-        offset = None
-        if isinstance(args, dict):
-            offset = args.get("offset")
-            # Handed on as already-encoded JSON: python-socketio would otherwise walk the whole
-            # envelope looking for binary parts (a quarter of a received event's cost) and encode it.
-            args = jsonlib.Fragment(jsonlib.dumpb(args))
         namespace = message.get("namespace") or "/"
+        room = message.get("room")
         try:
-            self.deliver(
-                message["event"], args, namespace, message.get("room"), message.get("skip_sid"), offset
-            )
+            if isinstance(args, dict) and isinstance(room, str) and not message.get("skip_sid"):
+                # An envelope to a room, the common case: encoded once, and only when the room has
+                # a member here, then packed by formatting as a local publish is (deliver_json).
+                # python-socketio would walk the envelope for binary parts and encode it again.
+                if self.rooms.get(namespace, {}).get(room):
+                    envelope = jsonlib.dumpb(args)
+                    self.deliver_json(message["event"], envelope, namespace, room, args.get("offset"))
+                return
+            self.deliver(message["event"], args, namespace, room, message.get("skip_sid"))
         except Exception:  # as python-socketio's listener does: one bad message stops nothing
             log.exception("pubsub_emit_failed", room=str(message.get("room"))[:200])
 
