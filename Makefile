@@ -25,10 +25,11 @@ $(JS)/node_modules/.installed: $(JS)/package.json $(JS)/package-lock.json
 	touch $@
 
 # import-linter looks for the packages it checks on sys.path, from wherever it runs (pytest and
-# mypy take apps/api from pyproject.toml): the dev venv lists apps/api, last, in a .pth file, so
-# that `lint-imports` works from the project root as from apps/api.
+# mypy take apps/api from pyproject.toml). A .pth file in the dev venv adds apps/api for the
+# `lint-imports` command only, so that it works from the project root: on every path it would
+# shadow other packages (python-engineio's client imports websocket-client as `websocket`).
 $(VENV)/.apps-path: $(VENV)/.runtime
-	$(PY) -c 'import os, sysconfig; open(os.path.join(sysconfig.get_paths()["purelib"], "eventserver-apps-api.pth"), "w").write(os.path.abspath("apps/api") + "\n")'
+	$(PY) -c 'import os, sysconfig; open(os.path.join(sysconfig.get_paths()["purelib"], "eventserver-apps-api.pth"), "w").write("import os, sys; os.path.basename(sys.argv[0]) == \"lint-imports\" and sys.path.append(%r)\n" % os.path.abspath("apps/api"))'
 	touch $@
 
 install: $(VENV)/.dev $(VENV)/.apps-path $(JS)/node_modules/.installed
