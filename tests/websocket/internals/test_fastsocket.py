@@ -16,6 +16,7 @@ from structlog.testing import capture_logs
 
 from events.broadcaster import get_broadcaster
 from tests.support.clients import Client
+from tests.support.net import eventually
 from tests.support.node import NodeClient, NodeFactory
 from tests.support.raw import RawSocket
 from tests.support.servers import LiveServer, running
@@ -23,6 +24,7 @@ from tests.support.tokens import token
 from websocket.internals.engine import NO_BODY
 from websocket.internals.fastsocket import FastSocket
 from websocket.internals.packet_queue import PacketQueue
+from websocket.internals.ws_frames import FrameLane
 from websocket.protocol.paths import ENGINEIO_PATH, NAMESPACE
 from websocket.protocol.payloads import WorkflowProgress
 
@@ -152,6 +154,58 @@ async def test_a_client_that_stops_reading_gets_everything_later_in_order() -> N
                 assert steps == list(range(count))
         finally:
             await reader.close()
+
+
+async def next_step(raw: RawSocket) -> int:
+    """The `current_step` of the next workflow.progress event the raw client reads."""
+    while True:
+        frame = await raw.recv(timeout=30)
+        if frame.startswith(f'42{NAMESPACE},["workflow.progress"'):
+            return int(json.loads(frame[len(f"42{NAMESPACE},") :])[1]["data"]["current_step"])
+
+
+@pytest.mark.fast_path_only(reason="lanes are FastSocket's (ws_frames.FrameLane)")
+async def test_a_broadcast_takes_the_lane_only_while_nothing_waits_in_the_queue() -> None:
+    room = f"workflow:{uuid.uuid4()}"
+    workflow_id = room.partition(":")[2]
+    sent = 0
+
+    async def publish() -> None:
+        nonlocal sent
+        payload = WorkflowProgress(
+            workflow_id=workflow_id, progress=sent % 101, current_step=str(sent), message="x" * 50_000
+        )
+        assert await get_broadcaster().publish(payload)
+        sent += 1
+
+    async with running(LiveServer(max_queued_bytes=64 * 1024 * 1024)) as server:
+        async with RawSocket(server.url, token("lane-reader")) as raw:
+            await raw.send_packet(f'2{NAMESPACE},1["subscribe",{{"room":"{room}"}}]')
+            assert (await raw.next_ack(1))[0]["status"] == "success"
+            socket = server.sio.eio.sockets[server.sio.manager.eio_sid_from_sid(
+                server.registry.of_user("lane-reader")[0].sid, NAMESPACE)]  # fmt: skip
+            lane = socket.lane
+            assert isinstance(lane, FrameLane) and lane.blocked == 0
+            await publish()
+            assert socket.queue.backlog == 0  # written through the lane: nothing was queued
+            tcp = raw.ws.transport.get_extra_info("socket")
+            tcp.setsockopt(socket_module.SOL_SOCKET, socket_module.SO_RCVBUF, 16_384)
+            raw.ws.transport.pause_reading()
+            while socket.queue.backlog == 0 and sent < 1_000:  # until the transport pushes back
+                await publish()
+                await asyncio.sleep(0)
+            assert socket.queue.backlog > 0 and lane.blocked & FrameLane.SINK
+            for _ in range(5):  # these wait behind the backlog: the lane is shut, nothing overtakes it
+                await publish()
+            assert socket.queue.backlog >= 5
+            tcp.setsockopt(socket_module.SOL_SOCKET, socket_module.SO_RCVBUF, 4 * 1024 * 1024)  # read fast
+            raw.ws.transport.resume_reading()
+            assert [await next_step(raw) for _ in range(sent)] == list(range(sent))
+            await eventually(lambda: lane.blocked == 0)  # the writer is idle again: the lane reopens
+            await publish()
+            assert socket.queue.backlog == 0
+            assert await next_step(raw) == sent - 1
+        await eventually(lambda: socket.lane is None and lane.blocked & FrameLane.CLOSED != 0)
 
 
 async def test_a_message_over_the_size_limit_closes_only_that_connection() -> None:

@@ -55,7 +55,7 @@ from tests.support.net import eventually
 from tests.websocket.internals.drive import CLIENT, Engine, Uvicorn
 from websocket.broker.messages import validate
 from websocket.broker.transport import RedisTransport
-from websocket.internals import sessions
+from websocket.internals import sessions, ws_protocol
 from websocket.internals.engine import NO_BODY, FastEngineServer, stock_socket_class_intact
 from websocket.internals.environ import asgi_scope, client_address
 from websocket.internals.fastlane import EngineIOFastLane
@@ -68,7 +68,7 @@ from websocket.internals.pubsub_manager import PubSubManagerBase
 from websocket.internals.socketio_server import SocketIOServerBase
 from websocket.internals.tcp_reset import RAW_SEND, RawSendTap, reset
 from websocket.internals.uvicorn_server import DrainingServer
-from websocket.internals.ws_frames import direct_writer, text_frame
+from websocket.internals.ws_frames import FrameLane, direct_writer, frame_lane, text_frame
 from websocket.internals.ws_protocol import FRAMES_LOGGER, LeanWebSocketProtocol
 from websocket.internals.ws_writer import _resume
 from websocket.protocol import jsonlib
@@ -245,9 +245,11 @@ TABLE: dict[str, Internal] = {
         "ws_writer", "send completes without suspending unless the transport is paused, and then "
         "waits until it resumes"),
     "direct_frames": Internal(UVICORN, "WebSocketsSansIOProtocol (send.__self__): transport, conn (its "
-        "state, extensions), writable, handshake_complete, close_sent, disconnected, initial_response",
-        "ws_frames", "a frame written to `transport` reaches the client as `send` would have written "
-        "it; `writable` is clear while paused; close_sent is set once a close is sent"),
+        "state, extensions), writable, handshake_complete, close_sent, disconnected, initial_response; "
+        "pause_writing, resume_writing, send, connection_lost as the hooks of FrameLane's bits",
+        "ws_frames, ws_protocol", "a frame written to `transport` reaches the client as `send` would have "
+        "written it; `writable` is clear while paused; close_sent is set once a close is sent; the transport "
+        "calls pause/resume_writing, a close goes through `send`, a lost connection calls connection_lost"),
     # -- Starlette: websocket/internals/fastlane.py, tcp_reset.py --------------------------------
     "mount_attributes": Internal(STARLETTE, "Router.routes, Mount.path, Mount.app", "fastlane",
         "app.mount(path, app) adds a Mount whose path is `path` and whose app is that very object"),
@@ -1224,6 +1226,7 @@ async def test_direct_frames() -> None:
         assert not direct(text_frame("4x"))  # frames would have to be compressed: send() does it
     for lean in (False, True):
         await _direct_frames_without_deflate(LeanWebSocketProtocol if lean else "websockets-sansio")
+    await _frame_lanes_follow_the_protocol()
 
 
 async def _direct_frames_without_deflate(ws: Any) -> None:
@@ -1241,6 +1244,50 @@ async def _direct_frames_without_deflate(ws: Any) -> None:
         assert await client.recv() == "4resumed"
         await send({"type": "websocket.close", "code": 1000})
         assert protocol.close_sent and not direct(text_frame("4late"))
+
+
+async def _frame_lanes_follow_the_protocol() -> None:
+    """The lane's bits as the protocol's own state changes, on a real connection (ws_frames.FrameLane)."""
+    assert (ws_protocol._PAUSED, ws_protocol._CLOSED) == (FrameLane.PAUSED, FrameLane.CLOSED)
+    async with websocket_sends("websockets-sansio", ws_per_message_deflate=False) as (send, _):
+        assert frame_lane(send) is None  # uvicorn's own protocol keeps no bits: direct_writer checks
+    async with websocket_sends(LeanWebSocketProtocol, ws_per_message_deflate=True) as (send, _):
+        assert frame_lane(send) is None  # deflate negotiated: frames must be compressed by send()
+    async with websocket_sends(LeanWebSocketProtocol, ws_per_message_deflate=False) as (send, client):
+        lane = frame_lane(send)
+        protocol = send.__self__
+        assert lane is not None and protocol.frame_lane is lane
+        assert lane.blocked == FrameLane.SINK and not lane.write(text_frame("4x"))  # no queue took it yet
+        lane.unblock(FrameLane.SINK)
+        assert lane.write(text_frame("4open"))
+        assert await client.recv() == "4open"
+        # Write until the transport's buffer passes its high-water mark (nothing reads meanwhile:
+        # the client runs on this event loop): the transport pauses the protocol, which blocks the lane.
+        protocol.transport.set_write_buffer_limits(high=1 << 16)
+        text = "4" + "z" * 60_000
+        sent = 0
+        while not lane.blocked and sent < 5_000:
+            assert lane.write(text_frame(text))
+            sent += 1
+        assert lane.blocked == FrameLane.PAUSED and not lane.write(text_frame("4paused"))
+        for _ in range(sent):
+            assert await client.recv() == text
+        await eventually(lambda: lane.blocked == 0)  # drained: the transport resumed the protocol
+        assert lane.write(text_frame("4resumed"))
+        assert await client.recv() == "4resumed"
+        await send({"type": "websocket.close", "code": 1000})
+        assert lane.blocked == FrameLane.CLOSED and not lane.write(text_frame("4late"))
+        await client.wait_closed()
+        await eventually(lambda: protocol.disconnected)
+        assert lane.blocked == FrameLane.CLOSED
+    async with websocket_sends(LeanWebSocketProtocol, ws_per_message_deflate=False) as (send, client):
+        lane = frame_lane(send)
+        protocol = send.__self__
+        assert lane is not None
+        lane.unblock(FrameLane.SINK)
+        await client.close()  # the peer leaves: connection_lost closes the lane for good
+        await eventually(lambda: protocol.disconnected)
+        assert lane.blocked == FrameLane.CLOSED and not lane.write(text_frame("4gone"))
 
 
 # -- Starlette ------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import pytest
 from engineio import packet
 
 from websocket.internals.packet_queue import PacketQueue, SizedPacket, packet_size
+from websocket.internals.ws_frames import FrameLane
 from websocket.internals.ws_writer import WebSocketWriter
 
 
@@ -56,6 +57,34 @@ async def test_a_sink_takes_puts_only_while_nothing_waits() -> None:
     assert queue.take_all() == ["decline", "y"]
     queue.done(2)
     await asyncio.wait_for(queue.join(), 1)
+
+
+def test_the_lane_is_open_exactly_while_a_put_would_go_to_the_sink() -> None:
+    """A broadcast may bypass the queue through the lane (manager.py) only when that keeps the order."""
+    lane = FrameLane(transport=None, blocked=FrameLane.SINK | FrameLane.PAUSED)
+    queue = PacketQueue()
+    queue.lane = lane
+    assert lane.blocked == FrameLane.SINK | FrameLane.PAUSED  # no sink yet; other bits are not the queue's
+    lane.unblock(FrameLane.PAUSED)
+    queue.sink = lambda item: item != "decline"
+    assert lane.blocked == 0
+    queue.put_nowait("x")  # taken by the sink
+    assert lane.blocked == 0
+    queue.sink = None  # the writer takes over (a blocked send, a CLOSE)
+    queue.put_nowait("waits")
+    assert lane.blocked == FrameLane.SINK
+    assert queue.take_all() == ["waits"]
+    queue.done(1)
+    queue.sink = lambda item: True  # the writer is idle again
+    assert lane.blocked == 0
+    queue.seal([message("goodbye")])  # taken by the sink, but nothing may follow it
+    assert lane.blocked == FrameLane.SINK
+    other = PacketQueue()
+    other.lane = lane2 = FrameLane(transport=None, blocked=FrameLane.SINK)
+    other.sink = lambda item: True
+    assert lane2.blocked == 0
+    other.close()
+    assert lane2.blocked == FrameLane.SINK
 
 
 async def test_close_drops_everything_and_releases_waiters() -> None:

@@ -47,6 +47,7 @@ from typing import Any
 from engineio import async_socket, exceptions, packet
 
 from websocket.internals.packet_queue import PacketQueue
+from websocket.internals.ws_frames import FrameLane
 from websocket.internals.ws_writer import WebSocketWriter
 
 _closing_tasks: set[asyncio.Task[None]] = set()
@@ -130,6 +131,8 @@ class FastSocket(async_socket.AsyncSocket):  # type: ignore[misc]
     _polls: int
     _polled_at: float
     websocket_scope: dict[str, Any] | None  # set by engine.py (its TCP connection can be reset)
+    # While its WebSocket runs: where a broadcast may write its frame at once (ws_frames.FrameLane).
+    lane: FrameLane | None = None
 
     @classmethod
     def adopt(cls, socket: Any) -> FastSocket:
@@ -267,6 +270,7 @@ class FastSocket(async_socket.AsyncSocket):  # type: ignore[misc]
             self.connected = True
             self.upgraded = True
         writer = WebSocketWriter(self.queue, send)
+        self.lane = writer.lane
         self.server.logger.info("%s: Upgrade to websocket successful", self.sid)
         reason = self.server.reason.TRANSPORT_CLOSE
         try:
@@ -276,6 +280,7 @@ class FastSocket(async_socket.AsyncSocket):  # type: ignore[misc]
             reason = self._end_reason or reason
         finally:
             self._deadline = None
+            self.lane = None  # what is left goes through the queue, in order
         await self.server.end_gate.turn()
         # Nothing more can reach a peer that closed; one that stopped answering pings
         # may have stopped reading too: don't wait on it either.

@@ -13,7 +13,11 @@ packets wait, and adds two things for `FastSocket`:
   so an idle WebSocket can write the packet at once instead of waking a
   writer; whatever the sink declines is queued as usual;
 * `take_all` / `done` / `close`, for a writer that sends everything waiting
-  at once and a connection that is gone.
+  at once and a connection that is gone;
+* the `lane` of its WebSocket (ws_frames.py), whose `SINK` bit it keeps: a
+  broadcast may write to the lane directly exactly when a put would have
+  been taken by the sink at once (a sink is set, nothing waits, the queue is
+  not sealed), so a frame never overtakes a packet waiting here.
 
 A put never waits, as with python-engineio's queue, but the queue is bounded
 in bytes (issue 12): it counts the memory its packets hold (their data, as
@@ -59,8 +63,8 @@ def packet_size(item: Any) -> int:
 
 class PacketQueue:
     __slots__ = (
-        "_closed", "_items", "_joiners", "_queued", "_sealed", "_taken", "_unfinished", "_waiters",
-        "limit", "on_overflow", "sink",
+        "_closed", "_items", "_joiners", "_lane", "_queued", "_sealed", "_sink", "_taken", "_unfinished",
+        "_waiters", "limit", "on_overflow",
     )  # fmt: skip
 
     def __init__(self, limit: int | None = None) -> None:
@@ -77,16 +81,47 @@ class PacketQueue:
         # Called once, when the bytes waiting pass `limit`, after everything waiting was dropped.
         self.on_overflow: Callable[[], None] | None = None
         # Offered each put while the queue is empty; True means it took the item.
-        self.sink: Callable[[Any], bool] | None = None
+        self._sink: Callable[[Any], bool] | None = None
+        self._lane: Any = None  # ws_frames.FrameLane of the connection, if it has one
+
+    @property
+    def sink(self) -> Callable[[Any], bool] | None:
+        return self._sink
+
+    @sink.setter
+    def sink(self, sink: Callable[[Any], bool] | None) -> None:
+        self._sink = sink
+        self._update_lane()
+
+    @property
+    def lane(self) -> Any:
+        return self._lane
+
+    @lane.setter
+    def lane(self, lane: Any) -> None:
+        self._lane = lane
+        self._update_lane()
+
+    def _update_lane(self) -> None:
+        """Open the lane's SINK bit exactly while a put would be taken by the sink at once."""
+        lane = self._lane
+        if lane is None:
+            return
+        if self._sink is not None and self._items is None and not self._sealed:
+            lane.unblock(lane.SINK)
+        else:
+            lane.block(lane.SINK)
 
     # -- producers -----------------------------------------------------------
     def put_nowait(self, item: Any) -> None:
         if self._sealed:
             return  # nobody will ever send it: the connection is gone or going
-        if self.sink is not None and self._items is None and self.sink(item):
+        if self._sink is not None and self._items is None and self._sink(item):
             return
         if self._items is None:
             self._items = [item]
+            if self._lane is not None:
+                self._lane.block(self._lane.SINK)
         else:
             self._items.append(item)
         self._unfinished += 1
@@ -104,6 +139,7 @@ class PacketQueue:
         callback, self.on_overflow = self.on_overflow, None
         self._drop()
         self._sealed = True
+        self._update_lane()
         if callback is not None:
             callback()
         else:
@@ -115,8 +151,9 @@ class PacketQueue:
             return
         self._drop()
         self._sealed = True
+        self._update_lane()
         for item in goodbye:  # as put_nowait does, but past the seal and the limit
-            if self.sink is not None and self._items is None and self.sink(item):
+            if self._sink is not None and self._items is None and self._sink(item):
                 continue
             if self._items is None:
                 self._items = [item]

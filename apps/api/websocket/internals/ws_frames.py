@@ -15,6 +15,16 @@ ws_writer.py and the slow-consumer limit) and not closing, and the
 connection negotiated no extension. Otherwise `direct` returns False and
 the caller goes through `send`, which decides as it always did.
 
+Two ways to ask. `direct_writer` checks every condition at each write, from
+the protocol's attributes: it works for uvicorn's protocol as it is. On
+`LeanWebSocketProtocol` (the server's default) a `FrameLane` is kept
+instead: the protocol and the connection's packet queue mark it blocked and
+unblocked as those conditions change (`blocked`, a bit per reason), so a
+broadcast reads one flag and the transport's `is_closing()` per recipient
+(manager.py) rather than walking five objects. With 5,000 recipients that
+walk cost about 1.6 µs per write on top of the system call (cache misses,
+not Python operations: bench/RESULTS.md, issue 18).
+
 uvicorn 0.54's `WebSocketsSansIOProtocol` attributes (the same on
 `LeanWebSocketProtocol`, which the server runs by default) (`transport`, `conn`,
 `writable`, `handshake_complete`, `close_sent`, `initial_response`,
@@ -73,10 +83,68 @@ def direct_writer(send: Any) -> DirectWrite | None:
             or conn.extensions
         ):
             return False
-        transport = protocol.transport
-        if transport.is_closing():
-            return False
-        transport.write(frame)
-        return True
+        return _write(protocol.transport, frame)
 
     return direct
+
+
+def _write(transport: Any, frame: bytes) -> bool:
+    """Write `frame` unless the transport is closing (as uvicorn's `send` checks)."""
+    if transport.is_closing():
+        return False
+    transport.write(frame)
+    return True
+
+
+class FrameLane:
+    """A WebSocket a ready frame may be written to at once, while `blocked` is 0.
+
+    Each reason to go through `send` instead is a bit, set and cleared by
+    whoever sees it change: `SINK` by the connection's packet queue (packets
+    wait, the writer runs, the queue is sealed or closed: packet_queue.py),
+    `PAUSED` by the protocol's pause_writing/resume_writing, `CLOSED` by the
+    protocol once a close is sent or the connection is lost (ws_protocol.py),
+    for good. A closing transport is checked by the writer itself
+    (`transport.is_closing()`), as uvicorn's `send` does.
+    """
+
+    __slots__ = ("blocked", "transport")
+
+    SINK = 1
+    PAUSED = 2
+    CLOSED = 4
+
+    def __init__(self, transport: Any, blocked: int) -> None:
+        self.transport = transport
+        self.blocked = blocked
+
+    def block(self, reason: int) -> None:
+        self.blocked |= reason
+
+    def unblock(self, reason: int) -> None:
+        self.blocked &= ~reason
+
+    def write(self, frame: bytes) -> bool:
+        """Write `frame` if nothing blocks the lane; False: go through `send`."""
+        return not self.blocked and _write(self.transport, frame)
+
+
+def frame_lane(send: Any) -> FrameLane | None:
+    """The lane of the WebSocket behind this ASGI `send`, or None where there can be none.
+
+    Only `LeanWebSocketProtocol` keeps its lane's bits; a connection that
+    negotiated an extension (frames would have to be compressed) never gets one.
+    """
+    protocol: Any = getattr(send, "__self__", None)
+    if type(protocol) is not LeanWebSocketProtocol:
+        return None
+    if protocol.conn.extensions or not protocol.handshake_complete or protocol.initial_response is not None:
+        return None
+    blocked = FrameLane.SINK  # until the packet queue takes it (packet_queue.py)
+    if not protocol.writable.is_set():
+        blocked |= FrameLane.PAUSED
+    if protocol.close_sent or protocol.disconnected or protocol.conn.state is not State.OPEN:
+        blocked |= FrameLane.CLOSED
+    lane = FrameLane(protocol.transport, blocked)
+    protocol.frame_lane = lane
+    return lane

@@ -11,6 +11,10 @@ extension point); `LeanWebSocketProtocol` is given there by serving.py
   and a record filtered after it is made still costs its making;
 * once the handshake is answered, the handshake's `Request` and `Response`
   (headers included) are dropped: uvicorn reads them only to answer it;
+* it keeps the bits of its `FrameLane` (ws_frames.py), through which a
+  broadcast's ready frame is written without `send`: paused while the
+  transport is (pause_writing/resume_writing), closed for good once a
+  close is sent or the connection is lost;
 * once the connection is gone and the application has returned, the
   reference cycles that would otherwise keep every object of the connection
   until a cyclic garbage collection (protocol <-> transport, the scope <->
@@ -30,28 +34,55 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+if TYPE_CHECKING:
+    from uvicorn._types import ASGISendEvent
+
+    from websocket.internals.ws_frames import FrameLane
+
 FRAMES_LOGGER = "uvicorn.websockets"
+# FrameLane's bits (ws_frames.py imports this module, so they are repeated here; a test compares them).
+_PAUSED = 2
+_CLOSED = 4
 
 
 class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
     _app_returned = False
+    frame_lane: FrameLane | None = None  # set by ws_frames.frame_lane once a writer asks for it
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.conn.logger = logging.getLogger(FRAMES_LOGGER)
 
     def start_keepalive(self) -> None:
-        # Called once, right after the handshake's 101 response is written (not per send:
-        # overriding send() would cost every delivery a coroutine frame).
+        # Called once, right after the handshake's 101 response is written.
         super().start_keepalive()
         self.request = None  # type: ignore[assignment]
         self.response = None  # type: ignore[assignment]
 
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self.frame_lane is not None:
+            self.frame_lane.blocked |= _PAUSED
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self.frame_lane is not None:
+            self.frame_lane.blocked &= ~_PAUSED
+
+    async def send(self, message: ASGISendEvent) -> None:
+        # Not per delivery: a broadcast's frames go through the lane. A close sent
+        # here (the writer's, or anyone's) closes the lane before its frame is written.
+        if self.frame_lane is not None and message["type"] == "websocket.close":
+            self.frame_lane.blocked |= _CLOSED
+        await super().send(message)
+
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.frame_lane is not None:
+            self.frame_lane.blocked |= _CLOSED
         super().connection_lost(exc)
         if self._app_returned:
             self._release()
@@ -69,3 +100,6 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
             parser.close()  # the generator's frame holds the websockets protocol
         self.scope = None  # type: ignore[assignment]
         self.transport = None  # type: ignore[assignment]
+        lane, self.frame_lane = self.frame_lane, None
+        if lane is not None:  # lane -> transport -> this protocol
+            lane.transport = None

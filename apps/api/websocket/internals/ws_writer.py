@@ -13,7 +13,10 @@ the socket goes back to writing directly.
 
 A broadcast's packet written at once skips even the ASGI `send`: its frame,
 made once for every recipient, is written as bytes (ws_frames.py) whenever
-uvicorn's `send` would have written it without waiting.
+uvicorn's `send` would have written it without waiting. On the server's own
+WebSocket protocol the writer's `lane` lets a broadcast do that without
+putting the packet on the queue at all (manager.py); the queue keeps the
+lane blocked whenever a put would not have gone straight to `_offer`.
 
 A CLOSE packet or the end marker (None) always goes through the Task, which
 closes the WebSocket after writing it.
@@ -30,7 +33,7 @@ from engineio import packet
 
 from websocket.internals.packet_queue import PacketQueue
 from websocket.internals.packets import EventPacket
-from websocket.internals.ws_frames import direct_writer
+from websocket.internals.ws_frames import FrameLane, direct_writer, frame_lane
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -92,13 +95,14 @@ async def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> None:
 
 
 class WebSocketWriter:
-    __slots__ = ("_blocked", "_direct", "_queue", "_send", "_task", "ended")
+    __slots__ = ("_blocked", "_direct", "_queue", "_send", "_task", "ended", "lane")
 
     def __init__(self, queue: PacketQueue, send: Send) -> None:
         self._queue = queue
         self._send = send
         # A broadcast's ready frame, written as bytes when uvicorn would write it at once (ws_frames.py).
-        self._direct = direct_writer(send)
+        self.lane: FrameLane | None = frame_lane(send)
+        self._direct = self.lane.write if self.lane is not None else direct_writer(send)
         self._task: asyncio.Task[None] | None = None
         self._blocked: tuple[Coroutine[Any, Any, Any], Any] | None = None
         self.ended = False
@@ -106,6 +110,7 @@ class WebSocketWriter:
             queue.sink = self._offer
         else:
             self._start()  # what was queued before the WebSocket was ready (OPEN, CONNECT, ...)
+        queue.lane = self.lane
 
     def _offer(self, pkt: Any) -> bool:
         """The queue's sink: write `pkt` now; False leaves it queued for the Task."""
