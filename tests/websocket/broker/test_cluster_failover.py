@@ -72,7 +72,9 @@ async def test_a_killed_master_is_replaced_and_resume_answers(
             await watcher.subscribe(room)
             assert await broadcast_from(b, project_id) is True
             before = await watcher.wait_for("project.updated")
-            await asyncio.sleep(0.2)  # replication is asynchronous: let the replica have the event
+            # Replication is asynchronous: the replica has the event once its offset reaches it.
+            meta = f"{unique_channel}:history:{{{room}}}:meta"
+            await eventually(lambda: _replica_offset(redis_cluster, replica, meta) >= before["offset"])
 
             killed = await asyncio.to_thread(redis_cluster.kill, master)
             await asyncio.to_thread(redis_cluster.promoted, replica)
