@@ -1,6 +1,6 @@
 """The server CPU one published event costs before its first recipient, step by step.
 
-    .venv/bin/python bench/publish_cost.py [--events 20000] [--json FILE]
+    .venv/bin/python bench/publish_cost.py [--events 20000] [--json FILE] [--redis-url URL]
 
 Runs in one process, no network: each step a publish takes (validate the
 payload model, serialise it, build the event, number it into the room's
@@ -9,6 +9,9 @@ packet, hand it to a room with no member on this instance), timed alone over
 `--events` calls (best of `--repeat` rounds), then the whole of
 `broadcaster.publish()` through the in-memory transport, and
 `publish_many()` for batches of 100 when the broadcaster has it. µs per event.
+With `--redis-url`, also `publish()` and `publish_many()` through Redis as a
+worker publishes (history script, round trips included): wall time per
+event, not CPU, since most of it is waiting for Redis.
 
 `bench/run.py --scenarios cost` runs this against `ours` and `ours before`
 (the `--before` ref, so the two are the same benchmark on two trees) and puts
@@ -50,6 +53,8 @@ STEPS = (
     ("route", "transport: history + hand to a room with no local member"),
     ("publish", "broadcaster.publish(payload), all of the above"),
     ("publish_many", "broadcaster.publish_many(100 payloads), per event"),
+    ("redis_publish", "through Redis: publish(payload), wall time per event (a worker's path)"),
+    ("redis_publish_many", "through Redis: publish_many(100 payloads), wall time per event"),
 )
 
 
@@ -82,7 +87,7 @@ def _step(results: dict[str, float | None], key: str, measure: Callable[[], floa
         print(f"[publish_cost] {key}: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
-async def measure(n: int, repeat: int) -> dict[str, float | None]:
+async def measure(n: int, repeat: int, redis_url: str | None = None) -> dict[str, float | None]:
     import socketio
 
     from events.broadcaster import EventBroadcaster
@@ -150,7 +155,38 @@ async def measure(n: int, repeat: int) -> dict[str, float | None]:
             return await publish_many([payload() for _ in range(100)], rooms=rooms)
 
         results["publish_many"] = await _async_step(lambda: timed_async(many, batch, repeat, 100))
+    if redis_url:
+        results.update(await through_redis(redis_url, payload, max(100, n // 20), repeat))
     return results
+
+
+async def through_redis(url: str, payload: Callable[[], Any], n: int, repeat: int) -> dict[str, float | None]:
+    """publish() and publish_many(100) through a RedisTransport, as a worker publishes (wall µs per event)."""
+    import uuid
+
+    from events.broadcaster import EventBroadcaster
+    from websocket.broker.connection import RedisPublisher
+    from websocket.broker.transport import RedisTransport
+    from websocket.history.in_redis import RedisHistory
+
+    prefix = f"bench-cost-{uuid.uuid4().hex[:8]}"
+    publisher = RedisPublisher(url, prefix, 5.0)
+    history = RedisHistory(publisher, prefix, 200, 300.0, 3600.0)
+    broadcaster = EventBroadcaster(RedisTransport(publisher, history))
+    rooms = [ROOM]
+
+    async def many() -> object:
+        return await broadcaster.publish_many([payload() for _ in range(100)], rooms=rooms)
+
+    try:
+        return {
+            "redis_publish": await _async_step(
+                lambda: timed_async(lambda: broadcaster.publish(payload(), rooms=rooms), n, repeat)
+            ),
+            "redis_publish_many": await _async_step(lambda: timed_async(many, max(1, n // 100), repeat, 100)),
+        }
+    finally:
+        await broadcaster.aclose()
 
 
 async def _async_step(measure: Callable[[], Awaitable[float]]) -> float | None:
@@ -176,6 +212,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--events", type=int, default=20_000, help="calls per round (default 20000)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the best is kept (default 3)")
     parser.add_argument("--json", help="also write {step: µs} here ('-': print only the JSON)")
+    parser.add_argument("--redis-url", help="also publish through this Redis (the redis_* steps)")
     args = parser.parse_args(argv)
     from logging_setup import configure_logging
 
@@ -186,7 +223,7 @@ def main(argv: list[str]) -> int:
         tune_gc()  # as main.py does once the app is built
     except ImportError:
         gc.freeze()
-    results = asyncio.run(measure(args.events, args.repeat))
+    results = asyncio.run(measure(args.events, args.repeat, args.redis_url))
     if args.json == "-":
         print(json.dumps(results))
         return 0

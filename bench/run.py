@@ -60,7 +60,7 @@ RUNNERS: dict[str, Scenario] = {
     "publish": publish_pace,
     "cost": publish_cost,
 }
-NEEDS_REDIS = ("redis", "history", "scale", "partition")
+NEEDS_REDIS = ("redis", "history", "scale", "partition", "cost")
 
 
 def csv(kind: str, allowed: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:

@@ -3,7 +3,9 @@
 Runs the microbenchmark in a child process pinned to the server core, with
 the tree of the target on its path: `ours` is this checkout, `ours before`
 the `--before` ref, so the two rows are the same benchmark on two trees.
-Only our own targets have these steps; the references are not run.
+Only our own targets have these steps; the references are not run. The
+harness starts a Redis for this scenario: publishing through it (a worker's
+path, one round trip per call) is measured too.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ async def publish_cost(ctx: Context, target: Target, run: int) -> Figures:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(target.api_dir(ctx.before_ref)), str(ROOT)])
     argv = [sys.executable, str(BENCH_DIR / "publish_cost.py"), "--events", str(events), "--json", "-"]
+    if ctx.redis is not None:
+        argv += ["--redis-url", ctx.redis.url]
     proc = await asyncio.create_subprocess_exec(
         *pinned(SERVER_CORES, argv),
         cwd=str(target.api_dir(ctx.before_ref)),

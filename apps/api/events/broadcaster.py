@@ -71,6 +71,25 @@ class Transport(Protocol):
     async def aclose(self) -> None: ...
 
 
+class BatchTransport(Transport, Protocol):
+    """A transport that also delivers a batch at once: a bool per (event, rooms), in order.
+
+    `publish_many` uses it when the transport has it (Redis: one pipeline for
+    the batch); otherwise it sends event by event.
+    """
+
+    async def send_many(self, batch: Sequence[tuple[OutboundEvent, Sequence[str]]]) -> Sequence[bool]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """An event admitted for delivery (not a repeat) and the dedupe keys it holds."""
+
+    event: OutboundEvent
+    targets: list[str]
+    claims: list[str]
+
+
 class NoTransport:
     """Used in a process with no server and no Redis: nothing can deliver."""
 
@@ -221,10 +240,12 @@ class EventBroadcaster(BroadcastMethods):
 
         Each event is numbered, deduplicated (`idempotency_keys[i]` for `payloads[i]`),
         counted and delivered as by `publish_result`, and events to one room
-        arrive in the order given. Every item must be a payload model instance
-        (built, hence validated, by the caller): anything else raises TypeError
-        before any of the batch is published. A failed delivery fails that
-        event only; the rest are still published (see each result's `ok`).
+        arrive in the order given. Through Redis the batch is one round trip
+        (the transport's `send_many`), not one per event. Every item must be a
+        payload model instance (built, hence validated, by the caller): anything
+        else raises TypeError before any of the batch is published. A failed
+        delivery fails that event only; the rest are still published (see each
+        result's `ok`).
         """
         if idempotency_keys is not None and len(idempotency_keys) != len(payloads):
             raise ValueError(f"{len(idempotency_keys)} idempotency keys for {len(payloads)} payloads")
@@ -233,20 +254,59 @@ class EventBroadcaster(BroadcastMethods):
                 raise TypeError(f"payloads[{index}] is a {type(payload).__name__}, not a payload model")
         transport = self.transport
         keys = idempotency_keys or [None] * len(payloads)
-        return [
-            await self._publish(payload, rooms, () if key is None else (key,), transport)
+        send_many = getattr(transport, "send_many", None)
+        if send_many is None:  # a transport with no batch form: one call per event
+            return [
+                await self._publish(payload, rooms, () if key is None else (key,), transport)
+                for payload, key in zip(payloads, keys, strict=True)
+            ]
+        admitted = [
+            await self._admit(payload, rooms, () if key is None else (key,))
             for payload, key in zip(payloads, keys, strict=True)
         ]
+        pending = [item for item in admitted if isinstance(item, _Pending)]
+        answers = iter(await self._send_batch(pending, send_many, transport) if pending else ())
+        # A repeat is answered where it stands; the others by the batch, in the same order.
+        return [item if isinstance(item, PublishResult) else next(answers) for item in admitted]
+
+    async def _send_batch(
+        self, pending: list[_Pending], send_many: Any, transport: Transport
+    ) -> list[PublishResult]:
+        started = time.perf_counter()
+        try:
+            sent = list(await send_many([(item.event, item.targets) for item in pending]))
+        except Exception as exc:  # as publish(): a delivery failure never reaches the caller
+            error = f"{type(exc).__name__}: {exc}"
+            log.error("event_broadcast_failed", events=len(pending), error=error)
+            sent = [False] * len(pending)
+        each = (time.perf_counter() - started) / len(pending)  # the batch's time, shared out
+        return [await self._settle(item, ok, each, transport) for item, ok in zip(pending, sent, strict=True)]
 
     async def _publish(
         self, payload: Payload, rooms: Sequence[str] | None, keys: Sequence[str], transport: Transport
     ) -> PublishResult:
-        """One event, the same for every way in: dedupe, deliver, count; logged only when it goes wrong.
+        """One event, the same for every way in: dedupe, deliver, count; logged only when it goes wrong."""
+        admitted = await self._admit(payload, rooms, keys)
+        if isinstance(admitted, PublishResult):
+            return admitted
+        started = time.perf_counter()
+        try:
+            success = await transport.send(admitted.event, admitted.targets)
+        except Exception as exc:  # a delivery failure must never reach the caller
+            log.error(
+                "event_broadcast_failed",
+                event_type=admitted.event.type.value,
+                event_id=admitted.event.id,
+                rooms=admitted.targets,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            success = False
+        return await self._settle(admitted, success, time.perf_counter() - started, transport)
 
-        A line per delivered event costs more than the rest of a publish at high
-        rates (ws_events_broadcast_total counts them): it is written at debug
-        level, and only built when debug is on.
-        """
+    async def _admit(
+        self, payload: Payload, rooms: Sequence[str] | None, keys: Sequence[str]
+    ) -> _Pending | PublishResult:
+        """The event to send, or the answer to a repeat (its keys were claimed earlier)."""
         event = OutboundEvent.create(payload)
         targets = list(rooms) if rooms is not None else payload.target_rooms()
         claims = [f"event:{key}" for key in keys]
@@ -261,24 +321,22 @@ class EventBroadcaster(BroadcastMethods):
                     also_once_per=list(keys[1:]) or None,
                 )
                 return PublishResult(earlier, True, tuple(targets), duplicate=True)
-        started = time.perf_counter()
-        try:
-            success = await transport.send(event, targets)
-        except Exception as exc:  # a delivery failure must never reach the caller
-            log.error(
-                "event_broadcast_failed",
-                event_type=event.type.value,
-                event_id=event.id,
-                rooms=targets,
-                error=f"{type(exc).__name__}: {exc}",
-            )
-            success = False
-        duration = time.perf_counter() - started
+        return _Pending(event, targets, claims)
+
+    async def _settle(
+        self, item: _Pending, success: bool, duration: float, transport: Transport
+    ) -> PublishResult:
+        """Count the event; give its keys back if it was not delivered (a retry may try again).
+
+        A line per delivered event costs more than the rest of a publish at high
+        rates (ws_events_broadcast_total counts them): it is written at debug
+        level, and only built when debug is on.
+        """
+        event, targets = item.event, item.targets
         if self._observer is not None:
             self._observer.event_broadcast(event.type.value, success, duration)
         if not success:
-            # Not delivered: let a retry with the same keys try again.
-            for claim in claims:
+            for claim in item.claims:
                 await release_quietly(self.dedupe, claim)
         if not success or _stdlib_log.isEnabledFor(logging.DEBUG):
             (log.debug if success else log.warning)(

@@ -187,19 +187,24 @@ class RedisPublisher:
 
         await self.run(build)
 
-    async def run(self, build: Builder) -> list[Any]:
+    async def run(self, build: Builder, each: bool = False) -> list[Any]:
         """Run the commands `build` queues, in order and in one round trip, within the time bound.
 
         `build` may be a coroutine function: a script queues itself on a
         pipeline with `await script(keys, args, client=pipe)` (redis-py's
         `AsyncScript`, which also has the pipeline load it if Redis lacks it).
+        A command Redis refuses raises PublishError, unless `each`: then its
+        result is the exception and the others' are theirs (a batch of events
+        whose scripts succeed or fail one by one). Connection errors and the
+        time bound raise PublishError either way.
         """
         try:
             pipe = (await self.connect()).pipeline(transaction=False)
             queued = build(pipe)
             if inspect.iscoroutine(queued):
                 await queued
-            results: list[Any] = await asyncio.wait_for(pipe.execute(), self.timeout)
+            execution = pipe.execute(raise_on_error=not each)
+            results: list[Any] = await asyncio.wait_for(execution, self.timeout)
         except (RedisError, OSError, TimeoutError, PublishError) as exc:
             if self.healthy:
                 log.error("redis_publish_failed", channel=self.channel, error=f"{type(exc).__name__}: {exc}")

@@ -36,6 +36,9 @@ class LocalTransport:
             self._manager.deliver_json(event.type.value, envelope, NAMESPACE, room, offset=offset)
         return True
 
+    async def send_many(self, batch: Sequence[tuple[OutboundEvent, Sequence[str]]]) -> list[bool]:
+        return [await self.send(event, rooms) for event, rooms in batch]
+
     async def control(self, message: dict[str, Any]) -> bool:
         """A server control message (a revocation): handled in this process."""
         return bool(await self._manager.dispatch_control(message))
@@ -76,25 +79,54 @@ class RedisTransport:
         )  # fmt: skip
         return before, after
 
-    async def send(self, event: OutboundEvent, rooms: Sequence[str]) -> bool:
-        async def build(pipe: Pipeline) -> None:
-            for room in rooms:
-                before, after = self._frame(event, room)
-                if event.replay.stored:
-                    await self.history.queue_publish(pipe, event, room, before, after)
-                else:
-                    self.publisher.queue_publish(
-                        pipe,
-                        self.publisher.room_channel(room),
-                        before + position_prefix(None, None) + event.rest(room) + after,
-                    )
+    async def _queue(self, pipe: Pipeline, event: OutboundEvent, rooms: Sequence[str]) -> None:
+        """One command per room: the history script (kept types) or a plain publish."""
+        for room in rooms:
+            before, after = self._frame(event, room)
+            if event.replay.stored:
+                await self.history.queue_publish(pipe, event, room, before, after)
+            else:
+                self.publisher.queue_publish(
+                    pipe,
+                    self.publisher.room_channel(room),
+                    before + position_prefix(None, None) + event.rest(room) + after,
+                )
 
+    async def send(self, event: OutboundEvent, rooms: Sequence[str]) -> bool:
         try:
-            await self.publisher.run(build)
+            await self.publisher.run(lambda pipe: self._queue(pipe, event, rooms))
         except PublishError as exc:
             log.error("event_not_published", event_type=event.type.value, event_id=event.id, error=str(exc))
             return False
         return True
+
+    async def send_many(self, batch: Sequence[tuple[OutboundEvent, Sequence[str]]]) -> list[bool]:
+        """A batch in one round trip, in order; an event is sent when all its rooms' commands succeeded."""
+
+        async def build(pipe: Pipeline) -> None:
+            for event, rooms in batch:
+                await self._queue(pipe, event, rooms)
+
+        try:
+            results = await self.publisher.run(build, each=True)
+        except PublishError as exc:
+            ids = [event.id for event, _ in batch]
+            log.error("event_not_published", events=len(batch), event_ids=ids, error=str(exc))
+            return [False] * len(batch)
+        sent: list[bool] = []
+        at = 0
+        for event, rooms in batch:
+            refused = [r for r in results[at : at + len(rooms)] if isinstance(r, Exception)]
+            at += len(rooms)
+            if refused:
+                log.error(
+                    "event_not_published",
+                    event_type=event.type.value,
+                    event_id=event.id,
+                    error=f"{type(refused[0]).__name__}: {refused[0]}",
+                )
+            sent.append(not refused)
+        return sent
 
     async def control(self, message: dict[str, Any]) -> bool:
         """A server control message (a revocation): kept in Redis, then published on the control channel.

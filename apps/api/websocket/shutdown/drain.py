@@ -62,6 +62,10 @@ class TrackedTransport:
         with self.in_flight:
             return bool(await self.inner.send(event, rooms))
 
+    async def send_many(self, batch: Sequence[tuple[OutboundEvent, Sequence[str]]]) -> list[bool]:
+        with self.in_flight:
+            return list(await self.inner.send_many(batch))
+
     async def control(self, message: dict[str, Any]) -> bool:
         with self.in_flight:
             return bool(await self.inner.control(message))
