@@ -81,13 +81,18 @@ class BatchTransport(Transport, Protocol):
     async def send_many(self, batch: Sequence[tuple[OutboundEvent, Sequence[str]]]) -> Sequence[bool]: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs a call per field
 class _Pending:
-    """An event admitted for delivery (not a repeat) and the dedupe keys it holds."""
+    """An event on its way: its rooms and the dedupe keys it claims."""
 
     event: OutboundEvent
     targets: list[str]
     claims: list[str]
+
+    @classmethod
+    def of(cls, payload: Payload, rooms: Sequence[str] | None, keys: Sequence[str]) -> _Pending:
+        targets = list(rooms) if rooms is not None else payload.target_rooms()
+        return cls(OutboundEvent.create(payload), targets, [f"event:{key}" for key in keys] if keys else [])
 
 
 class NoTransport:
@@ -100,7 +105,7 @@ class NoTransport:
             "event_dropped",
             reason="no_transport",
             hint="no server runs in this process and REDIS_URL is not set",
-            event_type=event.type.value,
+            event_type=event.name,
             rooms=list(rooms),
         )
         return False
@@ -280,53 +285,66 @@ class EventBroadcaster(BroadcastMethods):
             log.error("event_broadcast_failed", events=len(pending), error=error)
             sent = [False] * len(pending)
         each = (time.perf_counter() - started) / len(pending)  # the batch's time, shared out
-        return [await self._settle(item, ok, each, transport) for item, ok in zip(pending, sent, strict=True)]
+        results = [self._count(item, ok, each, transport) for item, ok in zip(pending, sent, strict=True)]
+        for item, ok in zip(pending, sent, strict=True):
+            if not ok:
+                await self._release(item)
+        return results
 
     async def _publish(
         self, payload: Payload, rooms: Sequence[str] | None, keys: Sequence[str], transport: Transport
     ) -> PublishResult:
-        """One event, the same for every way in: dedupe, deliver, count; logged only when it goes wrong."""
-        admitted = await self._admit(payload, rooms, keys)
-        if isinstance(admitted, PublishResult):
-            return admitted
+        """One event, the same for every way in: dedupe, deliver, count; logged only when it goes wrong.
+
+        Nothing on the way is a coroutine of its own unless it waits for something
+        (a dedupe claim, the transport, giving claims back): at tens of thousands
+        of events a second each such call is a measurable share of a publish.
+        """
+        item = _Pending.of(payload, rooms, keys)
+        if item.claims and (repeat := await self._repeat(item, keys)) is not None:
+            return repeat
         started = time.perf_counter()
         try:
-            success = await transport.send(admitted.event, admitted.targets)
+            success = await transport.send(item.event, item.targets)
         except Exception as exc:  # a delivery failure must never reach the caller
             log.error(
                 "event_broadcast_failed",
-                event_type=admitted.event.type.value,
-                event_id=admitted.event.id,
-                rooms=admitted.targets,
+                event_type=item.event.name,
+                event_id=item.event.id,
+                rooms=item.targets,
                 error=f"{type(exc).__name__}: {exc}",
             )
             success = False
-        return await self._settle(admitted, success, time.perf_counter() - started, transport)
+        result = self._count(item, success, time.perf_counter() - started, transport)
+        if not success:
+            await self._release(item)
+        return result
 
     async def _admit(
         self, payload: Payload, rooms: Sequence[str] | None, keys: Sequence[str]
     ) -> _Pending | PublishResult:
         """The event to send, or the answer to a repeat (its keys were claimed earlier)."""
-        event = OutboundEvent.create(payload)
-        targets = list(rooms) if rooms is not None else payload.target_rooms()
-        claims = [f"event:{key}" for key in keys]
-        if claims:
-            earlier = await self._claim_all(claims, event.id)
-            if earlier is not None:
-                log.info(
-                    "event_duplicate_dropped",
-                    event_type=event.type.value,
-                    event_id=earlier,
-                    idempotency_key=keys[0],
-                    also_once_per=list(keys[1:]) or None,
-                )
-                return PublishResult(earlier, True, tuple(targets), duplicate=True)
-        return _Pending(event, targets, claims)
+        item = _Pending.of(payload, rooms, keys)
+        if item.claims and (repeat := await self._repeat(item, keys)) is not None:
+            return repeat
+        return item
 
-    async def _settle(
-        self, item: _Pending, success: bool, duration: float, transport: Transport
-    ) -> PublishResult:
-        """Count the event; give its keys back if it was not delivered (a retry may try again).
+    async def _repeat(self, item: _Pending, keys: Sequence[str]) -> PublishResult | None:
+        """Claim the event's keys; the answer to a repeat when one was claimed earlier, else None."""
+        earlier = await self._claim_all(item.claims, item.event.id)
+        if earlier is None:
+            return None
+        log.info(
+            "event_duplicate_dropped",
+            event_type=item.event.name,
+            event_id=earlier,
+            idempotency_key=keys[0],
+            also_once_per=list(keys[1:]) or None,
+        )
+        return PublishResult(earlier, True, tuple(item.targets), duplicate=True)
+
+    def _count(self, item: _Pending, success: bool, duration: float, transport: Transport) -> PublishResult:
+        """Count the event, and log it when it failed (or at debug level).
 
         A line per delivered event costs more than the rest of a publish at high
         rates (ws_events_broadcast_total counts them): it is written at debug
@@ -334,14 +352,11 @@ class EventBroadcaster(BroadcastMethods):
         """
         event, targets = item.event, item.targets
         if self._observer is not None:
-            self._observer.event_broadcast(event.type.value, success, duration)
-        if not success:
-            for claim in item.claims:
-                await release_quietly(self.dedupe, claim)
+            self._observer.event_broadcast(event.name, success, duration)
         if not success or _stdlib_log.isEnabledFor(logging.DEBUG):
             (log.debug if success else log.warning)(
                 "event_broadcast",
-                event_type=event.type.value,
+                event_type=event.name,
                 event_id=event.id,
                 rooms=targets,
                 ok=success,
@@ -349,6 +364,11 @@ class EventBroadcaster(BroadcastMethods):
                 duration_ms=round(duration * 1000, 3),
             )
         return PublishResult(event.id, success, tuple(targets))
+
+    async def _release(self, item: _Pending) -> None:
+        """Not delivered: give the event's keys back, so that a retry with them is delivered."""
+        for claim in item.claims:
+            await release_quietly(self.dedupe, claim)
 
     async def _claim_all(self, claims: list[str], event_id: str) -> str | None:
         """Claim every key for `event_id`; on the first one claimed earlier, give back those

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 
@@ -103,7 +104,7 @@ async def test_latest_policy_compacts_per_key_and_type() -> None:
 def test_ephemeral_events_get_no_offset(monkeypatch: object) -> None:
     history = MemoryHistory(size=10, ttl=60, meta_ttl=3600)
     event = OutboundEvent.create(WorkflowProgress(workflow_id=WID, progress=1, current_step="s"))
-    ephemeral = OutboundEvent(event.id, event.type, event.timestamp, event.data_json, Replay.NONE)
+    ephemeral = dataclasses.replace(event, replay=Replay.NONE)
     envelope, offset = history.append(ROOM, ephemeral)
     assert offset is None and json.loads(envelope)["offset"] is None
 

@@ -33,7 +33,7 @@ class LocalTransport:
         for room in rooms:
             # append and deliver are synchronous: no other event can get between them
             envelope, offset = self.history.append(room, event)
-            self._manager.deliver_json(event.type.value, envelope, NAMESPACE, room, offset=offset)
+            self._manager.deliver_json(event.name, envelope, NAMESPACE, room, offset=offset)
         return True
 
     async def send_many(self, batch: Sequence[tuple[OutboundEvent, Sequence[str]]]) -> list[bool]:
@@ -73,7 +73,7 @@ class RedisTransport:
 
     def _frame(self, event: OutboundEvent, room: str) -> tuple[bytes, bytes]:
         """The channel message around the envelope: (before, after)."""
-        before = b'{"method":"emit","event":%s,"data":[' % jsonlib.dumpb(event.type.value)
+        before = b'{"method":"emit","event":%s,"data":[' % jsonlib.dumpb(event.name)
         after = b'],"binary":false,"namespace":%s,"room":%s,"skip_sid":null,"callback":null,"host_id":%s}' % (
             jsonlib.dumpb(NAMESPACE), jsonlib.dumpb(room), jsonlib.dumpb(self.origin),
         )  # fmt: skip
@@ -96,7 +96,7 @@ class RedisTransport:
         try:
             await self.publisher.run(lambda pipe: self._queue(pipe, event, rooms))
         except PublishError as exc:
-            log.error("event_not_published", event_type=event.type.value, event_id=event.id, error=str(exc))
+            log.error("event_not_published", event_type=event.name, event_id=event.id, error=str(exc))
             return False
         return True
 
@@ -121,7 +121,7 @@ class RedisTransport:
             if refused:
                 log.error(
                     "event_not_published",
-                    event_type=event.type.value,
+                    event_type=event.name,
                     event_id=event.id,
                     error=f"{type(refused[0]).__name__}: {refused[0]}",
                 )

@@ -57,7 +57,7 @@ class MemoryHistory:
         envelope = event.envelope(room, stream.offset, stream.epoch)
         if self.size:
             entries = stream.entries
-            entries.append(StoredEvent(stream.offset, event.type.value, event.key, envelope, stream.touched))
+            entries.append(StoredEvent(stream.offset, event.name, event.key, envelope, stream.touched))
             while entries[0].at < stream.touched - self.ttl:
                 entries.popleft()
         self._appends += 1

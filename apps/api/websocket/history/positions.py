@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from websocket.protocol.replay import compact
 
@@ -38,8 +38,9 @@ class Position:
 NO_STREAM = Position(0, "")
 
 
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
+class StoredEvent(NamedTuple):
+    """One kept event (a tuple: made for every event a history keeps, at a third of a dataclass's cost)."""
+
     offset: int
     type: str
     key: str

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from uuid import UUID
 
 from websocket.protocol.errors import ErrorCode, WebSocketError
 
@@ -42,9 +43,32 @@ class Room:
         return self.kind.value if self.id is None else f"{self.kind.value}:{self.id}"
 
 
+# Room names of UUID ids, by kind: a producer names the same few rooms event after event.
+_UUID_ROOMS: dict[RoomKind, dict[UUID, str]] = {
+    RoomKind.PROJECT: {},
+    RoomKind.AGENT: {},
+    RoomKind.WORKFLOW: {},
+}
+_UUID_ROOMS_KEPT = 4096  # per kind; past it the names are made again
+
+
 def room_name(kind: RoomKind, room_id: object) -> str:
-    """The canonical room name for an id (UUID objects or strings)."""
-    return str(parse_room(f"{kind.value}:{room_id}"))
+    """The canonical room name for an id (UUID objects or strings).
+
+    A `uuid.UUID` prints in the canonical form already (lower case, 8-4-4-4-12),
+    so its room is not parsed again, and its name is kept (printing a UUID
+    costs more than the rest of naming a room; every publish names its rooms).
+    """
+    names = _UUID_ROOMS.get(kind) if type(room_id) is UUID else None
+    if names is None:
+        return str(parse_room(f"{kind.value}:{room_id}"))
+    uuid_id: UUID = room_id  # type: ignore[assignment]
+    name = names.get(uuid_id)
+    if name is None:
+        if len(names) >= _UUID_ROOMS_KEPT:
+            names.clear()
+        name = names[uuid_id] = f"{kind.value}:{uuid_id}"
+    return name
 
 
 def _invalid(message: str) -> WebSocketError:
