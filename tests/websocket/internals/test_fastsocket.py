@@ -23,8 +23,8 @@ from tests.support.servers import LiveServer, running
 from tests.support.tokens import token
 from websocket.internals.engine import NO_BODY
 from websocket.internals.fastsocket import FastSocket
+from websocket.internals.frame_lane import FrameLane
 from websocket.internals.packet_queue import PacketQueue
-from websocket.internals.ws_frames import FrameLane
 from websocket.protocol.paths import ENGINEIO_PATH, NAMESPACE
 from websocket.protocol.payloads import WorkflowProgress
 

@@ -55,11 +55,12 @@ from tests.support.net import eventually
 from tests.websocket.internals.drive import CLIENT, Engine, Uvicorn
 from websocket.broker.messages import validate
 from websocket.broker.transport import RedisTransport
-from websocket.internals import sessions, ws_protocol
+from websocket.internals import sessions
 from websocket.internals.engine import NO_BODY, FastEngineServer, stock_socket_class_intact
 from websocket.internals.environ import asgi_scope, client_address
 from websocket.internals.fastlane import EngineIOFastLane
 from websocket.internals.fastsocket import FastSocket
+from websocket.internals.frame_lane import FrameLane
 from websocket.internals.header_timeout import HeaderTimeoutProtocol, with_header_timeout
 from websocket.internals.manager import FastManagerMixin
 from websocket.internals.packet_queue import PacketQueue
@@ -68,7 +69,7 @@ from websocket.internals.pubsub_manager import PubSubManagerBase
 from websocket.internals.socketio_server import SocketIOServerBase
 from websocket.internals.tcp_reset import RAW_SEND, RawSendTap, reset
 from websocket.internals.uvicorn_server import DrainingServer
-from websocket.internals.ws_frames import FrameLane, direct_writer, frame_lane, text_frame
+from websocket.internals.ws_frames import direct_writer, frame_lane, text_frame
 from websocket.internals.ws_protocol import FRAMES_LOGGER, LeanWebSocketProtocol
 from websocket.internals.ws_writer import _resume
 from websocket.protocol import jsonlib
@@ -1248,7 +1249,6 @@ async def _direct_frames_without_deflate(ws: Any) -> None:
 
 async def _frame_lanes_follow_the_protocol() -> None:
     """The lane's bits as the protocol's own state changes, on a real connection (ws_frames.FrameLane)."""
-    assert (ws_protocol._PAUSED, ws_protocol._CLOSED) == (FrameLane.PAUSED, FrameLane.CLOSED)
     async with websocket_sends("websockets-sansio", ws_per_message_deflate=False) as (send, _):
         assert frame_lane(send) is None  # uvicorn's own protocol keeps no bits: direct_writer checks
     async with websocket_sends(LeanWebSocketProtocol, ws_per_message_deflate=True) as (send, _):

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from engineio import packet
 
+from websocket.internals.frame_lane import FrameLane
 from websocket.internals.packet_queue import PacketQueue, SizedPacket, packet_size
-from websocket.internals.ws_frames import FrameLane
 from websocket.internals.ws_writer import WebSocketWriter
 
 

@@ -46,8 +46,8 @@ from typing import Any
 
 from engineio import async_socket, exceptions, packet
 
+from websocket.internals.frame_lane import FrameLane
 from websocket.internals.packet_queue import PacketQueue
-from websocket.internals.ws_frames import FrameLane
 from websocket.internals.ws_writer import WebSocketWriter
 
 _closing_tasks: set[asyncio.Task[None]] = set()

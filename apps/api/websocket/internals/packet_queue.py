@@ -41,6 +41,8 @@ from typing import Any
 
 from engineio import packet
 
+from websocket.internals.frame_lane import FrameLane
+
 
 class SizedPacket(packet.Packet):  # type: ignore[misc]
     """An Engine.IO packet that knows the bytes it holds: sized once, however many queues share it."""
@@ -82,7 +84,7 @@ class PacketQueue:
         self.on_overflow: Callable[[], None] | None = None
         # Offered each put while the queue is empty; True means it took the item.
         self._sink: Callable[[Any], bool] | None = None
-        self._lane: Any = None  # ws_frames.FrameLane of the connection, if it has one
+        self._lane: FrameLane | None = None  # of the connection's WebSocket, if it has one
 
     @property
     def sink(self) -> Callable[[Any], bool] | None:
@@ -94,11 +96,11 @@ class PacketQueue:
         self._update_lane()
 
     @property
-    def lane(self) -> Any:
+    def lane(self) -> FrameLane | None:
         return self._lane
 
     @lane.setter
-    def lane(self, lane: Any) -> None:
+    def lane(self, lane: FrameLane | None) -> None:
         self._lane = lane
         self._update_lane()
 

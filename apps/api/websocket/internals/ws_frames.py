@@ -42,6 +42,7 @@ from typing import Any
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
 
+from websocket.internals.frame_lane import FrameLane, write_frame
 from websocket.internals.ws_protocol import LeanWebSocketProtocol
 
 DirectWrite = Callable[[bytes], bool]
@@ -83,50 +84,9 @@ def direct_writer(send: Any) -> DirectWrite | None:
             or conn.extensions
         ):
             return False
-        return _write(protocol.transport, frame)
+        return write_frame(protocol.transport, frame)
 
     return direct
-
-
-def _write(transport: Any, frame: bytes) -> bool:
-    """Write `frame` unless the transport is closing (as uvicorn's `send` checks)."""
-    if transport.is_closing():
-        return False
-    transport.write(frame)
-    return True
-
-
-class FrameLane:
-    """A WebSocket a ready frame may be written to at once, while `blocked` is 0.
-
-    Each reason to go through `send` instead is a bit, set and cleared by
-    whoever sees it change: `SINK` by the connection's packet queue (packets
-    wait, the writer runs, the queue is sealed or closed: packet_queue.py),
-    `PAUSED` by the protocol's pause_writing/resume_writing, `CLOSED` by the
-    protocol once a close is sent or the connection is lost (ws_protocol.py),
-    for good. A closing transport is checked by the writer itself
-    (`transport.is_closing()`), as uvicorn's `send` does.
-    """
-
-    __slots__ = ("blocked", "transport")
-
-    SINK = 1
-    PAUSED = 2
-    CLOSED = 4
-
-    def __init__(self, transport: Any, blocked: int) -> None:
-        self.transport = transport
-        self.blocked = blocked
-
-    def block(self, reason: int) -> None:
-        self.blocked |= reason
-
-    def unblock(self, reason: int) -> None:
-        self.blocked &= ~reason
-
-    def write(self, frame: bytes) -> bool:
-        """Write `frame` if nothing blocks the lane; False: go through `send`."""
-        return not self.blocked and _write(self.transport, frame)
 
 
 def frame_lane(send: Any) -> FrameLane | None:

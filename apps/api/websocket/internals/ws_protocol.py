@@ -38,15 +38,12 @@ from typing import TYPE_CHECKING, Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from websocket.internals.frame_lane import FrameLane
+
 if TYPE_CHECKING:
     from uvicorn._types import ASGISendEvent
 
-    from websocket.internals.ws_frames import FrameLane
-
 FRAMES_LOGGER = "uvicorn.websockets"
-# FrameLane's bits (ws_frames.py imports this module, so they are repeated here; a test compares them).
-_PAUSED = 2
-_CLOSED = 4
 
 
 class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
@@ -66,23 +63,23 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
     def pause_writing(self) -> None:
         super().pause_writing()
         if self.frame_lane is not None:
-            self.frame_lane.blocked |= _PAUSED
+            self.frame_lane.blocked |= FrameLane.PAUSED
 
     def resume_writing(self) -> None:
         super().resume_writing()
         if self.frame_lane is not None:
-            self.frame_lane.blocked &= ~_PAUSED
+            self.frame_lane.blocked &= ~FrameLane.PAUSED
 
     async def send(self, message: ASGISendEvent) -> None:
         # Not per delivery: a broadcast's frames go through the lane. A close sent
         # here (the writer's, or anyone's) closes the lane before its frame is written.
         if self.frame_lane is not None and message["type"] == "websocket.close":
-            self.frame_lane.blocked |= _CLOSED
+            self.frame_lane.blocked |= FrameLane.CLOSED
         await super().send(message)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.frame_lane is not None:
-            self.frame_lane.blocked |= _CLOSED
+            self.frame_lane.blocked |= FrameLane.CLOSED
         super().connection_lost(exc)
         if self._app_returned:
             self._release()

@@ -31,9 +31,10 @@ from typing import Any
 
 from engineio import packet
 
+from websocket.internals.frame_lane import FrameLane
 from websocket.internals.packet_queue import PacketQueue
 from websocket.internals.packets import EventPacket
-from websocket.internals.ws_frames import FrameLane, direct_writer, frame_lane
+from websocket.internals.ws_frames import direct_writer, frame_lane
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
