@@ -2,6 +2,14 @@
 
 The profile is taken in a separate pass after the measured runs, so the
 sampling overhead never touches a reported figure.
+
+Read it with py-spy's bias in mind: it stops the process to take each
+sample, and a thread inside a system call stops when the call returns, so
+samples pile up on `write()`. In the paced 5,000-client case it put 95 % of
+the samples in `write()` while `perf record` (cpu-clock, kernel stacks) put
+37 % of the server's CPU in libpython: the per-delivery Python work that the
+frame lanes (apps/api/websocket/internals/ws_frames.py) then removed. For the
+split between the kernel and Python, use `perf record -g -p <server pid>`.
 """
 
 from __future__ import annotations
@@ -140,7 +148,8 @@ async def profile_fanout(ctx: Context) -> dict[str, Any]:
     events = 3 * ctx.plan.fanout_events(size)  # a longer burst than measured: more samples
     output = WORK_DIR / "profiles" / f"ours-fanout-{size}.txt"
     what = (
-        f"py-spy 200 Hz (`--native`) on our server during a fan-out of {events} events to {size:,} clients, "
+        f"py-spy 200 Hz (`--native`) on our server during a fan-out of {events} events to {size:,} clients "
+        "(py-spy counts a sample taken inside a system call at the call: see bench/profiling.py), "
         "in a separate pass after the measured runs. Collapsed stacks: "
         f"`{output.relative_to(BENCH_DIR.parent)}`."
     )
