@@ -32,6 +32,7 @@ if __package__ in (None, ""):  # run as a script: apps/api importable unless PYT
 import argparse
 import asyncio
 import gc
+import itertools
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -55,6 +56,11 @@ STEPS = (
     ("publish_many", "broadcaster.publish_many(100 payloads), per event"),
     ("redis_publish", "through Redis: publish(payload), wall time per event (a worker's path)"),
     ("redis_publish_many", "through Redis: publish_many(100 payloads), wall time per event"),
+    ("redis_publish_keyed", "through Redis: publish(payload, idempotency_key), wall time per event"),
+    (
+        "redis_publish_many_keyed",
+        "through Redis: publish_many(100 payloads, a key each), wall time per event",
+    ),
 )
 
 
@@ -165,6 +171,7 @@ async def through_redis(url: str, payload: Callable[[], Any], n: int, repeat: in
     import uuid
 
     from events.broadcaster import EventBroadcaster
+    from events.dedupe import RedisDedupeStore
     from websocket.broker.connection import RedisPublisher
     from websocket.broker.transport import RedisTransport
     from websocket.history.in_redis import RedisHistory
@@ -172,11 +179,19 @@ async def through_redis(url: str, payload: Callable[[], Any], n: int, repeat: in
     prefix = f"bench-cost-{uuid.uuid4().hex[:8]}"
     publisher = RedisPublisher(url, prefix, 5.0)
     history = RedisHistory(publisher, prefix, 200, 300.0, 3600.0)
-    broadcaster = EventBroadcaster(RedisTransport(publisher, history))
+    dedupe = RedisDedupeStore(url, f"{prefix}:dedupe:")  # as a worker with REDIS_URL has it
+    broadcaster = EventBroadcaster(RedisTransport(publisher, history), dedupe=dedupe)
     rooms = [ROOM]
+    keys = (f"{prefix}-{n}" for n in itertools.count())  # every key new: each event is claimed and sent
 
     async def many() -> object:
         return await broadcaster.publish_many([payload() for _ in range(100)], rooms=rooms)
+
+    async def many_keyed() -> object:
+        batch = [payload() for _ in range(100)]
+        return await broadcaster.publish_many(
+            batch, rooms=rooms, idempotency_keys=[next(keys) for _ in batch]
+        )
 
     try:
         return {
@@ -184,9 +199,18 @@ async def through_redis(url: str, payload: Callable[[], Any], n: int, repeat: in
                 lambda: timed_async(lambda: broadcaster.publish(payload(), rooms=rooms), n, repeat)
             ),
             "redis_publish_many": await _async_step(lambda: timed_async(many, max(1, n // 100), repeat, 100)),
+            "redis_publish_keyed": await _async_step(
+                lambda: timed_async(
+                    lambda: broadcaster.publish(payload(), rooms=rooms, idempotency_key=next(keys)), n, repeat
+                )
+            ),
+            "redis_publish_many_keyed": await _async_step(
+                lambda: timed_async(many_keyed, max(1, n // 100), repeat, 100)
+            ),
         }
     finally:
         await broadcaster.aclose()
+        await dedupe.close()
 
 
 async def _async_step(measure: Callable[[], Awaitable[float]]) -> float | None:

@@ -69,6 +69,35 @@ async def test_a_batch_reaches_every_instance_in_order(
         await on_b.close()
 
 
+async def test_a_keyed_batch_is_claimed_at_once_and_its_repeat_dropped_on_every_instance(
+    pair: tuple[ServerProcess, ServerProcess],
+) -> None:
+    """The instances' dedupe store is Redis: a batch's keys are claimed in one round trip (claim_many)."""
+    a, b = pair
+    workflow_id = uuid.uuid4()
+    client = await watcher(b, "keyed-batch", f"workflow:{workflow_id}")
+    tag = uuid.uuid4().hex
+    batch = [item(workflow_id, i, idempotency_key=f"{tag}-{i}") for i in range(BATCH)]
+    batch[7]["idempotency_key"] = batch[3]["idempotency_key"]  # a repeat inside the batch
+    headers = {"Authorization": f"Bearer {token('keyed-bot', role='service')}"}
+    try:
+        async with httpx.AsyncClient(timeout=30) as http:
+            first = (await http.post(f"{a.url}/api/events", json=batch, headers=headers)).json()["events"]
+            assert [i for i, e in enumerate(first) if e["duplicate"]] == [7]
+            assert first[7]["id"] == first[3]["id"]
+            events = await client.wait_count("workflow.progress", BATCH - 1)
+            assert [e["id"] for e in events] == [e["id"] for i, e in enumerate(first) if i != 7]
+            # The same batch again, through the other instance: every event is a repeat, answered with its id.
+            again = (await http.post(f"{b.url}/api/events", json=batch, headers=headers)).json()["events"]
+            assert [(e["id"], e["duplicate"]) for e in again] == [(e["id"], True) for e in first]
+            barrier = await http.post(f"{a.url}/api/events", json=item(workflow_id, 999), headers=headers)
+            barrier_id = barrier.json()["events"][0]["id"]
+        await client.wait_for("workflow.progress", lambda e: e["id"] == barrier_id)
+        assert len(client.received("workflow.progress")) == BATCH
+    finally:
+        await client.close()
+
+
 async def test_an_event_redis_refuses_fails_alone(
     pair: tuple[ServerProcess, ServerProcess], redis_url: str, unique_channel: str
 ) -> None:

@@ -44,6 +44,7 @@ from events.broadcast_methods import BroadcastMethods
 from events.dedupe import (
     DEFAULT_WINDOW,
     DedupeStore,
+    claim_many_or_proceed,
     claim_or_proceed,
     create_dedupe_store,
     release_quietly,
@@ -265,10 +266,12 @@ class EventBroadcaster(BroadcastMethods):
                 await self._publish(payload, rooms, () if key is None else (key,), transport)
                 for payload, key in zip(payloads, keys, strict=True)
             ]
-        admitted = [
-            await self._admit(payload, rooms, () if key is None else (key,))
-            for payload, key in zip(payloads, keys, strict=True)
-        ]
+        admitted = await self._admit_batch(
+            [
+                _Pending.of(payload, rooms, () if key is None else (key,))
+                for payload, key in zip(payloads, keys, strict=True)
+            ]
+        )
         pending = [item for item in admitted if isinstance(item, _Pending)]
         answers = iter(await self._send_batch(pending, send_many, transport) if pending else ())
         # A repeat is answered where it stands; the others by the batch, in the same order.
@@ -301,7 +304,7 @@ class EventBroadcaster(BroadcastMethods):
         of events a second each such call is a measurable share of a publish.
         """
         item = _Pending.of(payload, rooms, keys)
-        if item.claims and (repeat := await self._repeat(item, keys)) is not None:
+        if item.claims and (repeat := await self._repeat(item)) is not None:
             return repeat
         started = time.perf_counter()
         try:
@@ -320,20 +323,24 @@ class EventBroadcaster(BroadcastMethods):
             await self._release(item)
         return result
 
-    async def _admit(
-        self, payload: Payload, rooms: Sequence[str] | None, keys: Sequence[str]
-    ) -> _Pending | PublishResult:
-        """The event to send, or the answer to a repeat (its keys were claimed earlier)."""
-        item = _Pending.of(payload, rooms, keys)
-        if item.claims and (repeat := await self._repeat(item, keys)) is not None:
-            return repeat
-        return item
+    async def _admit_batch(self, items: list[_Pending]) -> list[_Pending | PublishResult]:
+        """Each item to send, or the answer to a repeat; the batch's keys claimed at once (one each)."""
+        claims = [(item.claims[0], item.event.id) for item in items if item.claims]
+        answers = iter(await claim_many_or_proceed(self.dedupe, claims, self.dedupe_window) if claims else ())
+        admitted: list[_Pending | PublishResult] = []
+        for item in items:
+            earlier = next(answers) if item.claims else None
+            admitted.append(item if earlier is None else self._repeated(item, earlier))
+        return admitted
 
-    async def _repeat(self, item: _Pending, keys: Sequence[str]) -> PublishResult | None:
+    async def _repeat(self, item: _Pending) -> PublishResult | None:
         """Claim the event's keys; the answer to a repeat when one was claimed earlier, else None."""
         earlier = await self._claim_all(item.claims, item.event.id)
-        if earlier is None:
-            return None
+        return None if earlier is None else self._repeated(item, earlier)
+
+    def _repeated(self, item: _Pending, earlier: str) -> PublishResult:
+        """A repeat of the event whose id is `earlier`: answered with it, not sent."""
+        keys = [claim.removeprefix("event:") for claim in item.claims]
         log.info(
             "event_duplicate_dropped",
             event_type=item.event.name,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from logging_setup import get_logger
@@ -118,6 +118,37 @@ class RedisDedupeStore:
             return None
         return str(existing) if existing is not None else value
 
+    async def claim_many(self, claims: Sequence[tuple[str, str]], window: float) -> list[str | None]:
+        """`claim` for each (key, value) in order, in one round trip (two when some were claimed before).
+
+        Keys repeated inside `claims` behave as successive claims: the first
+        is claimed, the later ones answer with its value.
+        """
+        milliseconds = max(1, int(window * 1000))
+        names = [self._prefix + key for key, _ in claims]
+
+        def claim_all(pipe: Any) -> None:
+            for name, (_, value) in zip(names, claims, strict=True):
+                pipe.set(name, value, nx=True, px=milliseconds)
+
+        taken = await self._redis.run(claim_all, each=True)
+        # A command Redis refused counts as claimed now: the work proceeds, as when the store is down.
+        answers: list[str | None] = [None] * len(claims)
+        refused = [i for i, result in enumerate(taken) if not result and not isinstance(result, Exception)]
+        if refused:
+
+            def read_all(pipe: Any) -> None:
+                for i in refused:
+                    pipe.get(names[i])
+
+            earlier = await self._redis.run(read_all)
+            for i, value in zip(refused, earlier, strict=True):
+                if value is None:  # expired between the two round trips: claim it alone
+                    answers[i] = await self.claim(claims[i][0], claims[i][1], window)
+                else:
+                    answers[i] = value.decode() if isinstance(value, bytes) else str(value)
+        return answers
+
     async def release(self, key: str) -> None:
         name = self._prefix + key
         await self._one(lambda pipe: pipe.delete(name))
@@ -143,6 +174,22 @@ async def claim_or_proceed(store: DedupeStore, key: str, value: str, window: flo
             "dedupe_unavailable", store=store.name, error=f"{type(exc).__name__}: {exc}", action="proceeding"
         )
         return None
+
+
+async def claim_many_or_proceed(
+    store: DedupeStore, claims: Sequence[tuple[str, str]], window: float
+) -> list[str | None]:
+    """`claim_or_proceed` for each (key, value) in order; at once where the store can (Redis)."""
+    claim_many = getattr(store, "claim_many", None)
+    if claim_many is None:
+        return [await claim_or_proceed(store, key, value, window) for key, value in claims]
+    try:
+        return list(await claim_many(claims, window))
+    except Exception as exc:
+        log.warning(
+            "dedupe_unavailable", store=store.name, error=f"{type(exc).__name__}: {exc}", action="proceeding"
+        )
+        return [None] * len(claims)
 
 
 async def release_quietly(store: DedupeStore, key: str) -> None:
