@@ -6,6 +6,7 @@ import pytest
 
 from websocket.access.policy import auto_rooms, default_room_policy
 from websocket.access.tokens import Principal
+from websocket.protocol import rooms
 from websocket.protocol.errors import ErrorCode, WebSocketError
 from websocket.protocol.rooms import Room, RoomKind, parse_room, room_name
 
@@ -90,6 +91,16 @@ def test_non_string_room_is_invalid_payload(value: object) -> None:
 
 def test_room_name_accepts_uuid_objects() -> None:
     assert room_name(RoomKind.PROJECT, uuid.UUID(PID)) == f"project:{PID}"
+
+
+def test_a_uuid_room_name_is_the_parsed_one_and_the_kept_names_stay_bounded() -> None:
+    """UUID ids skip the parse (their text is canonical already) and their names are kept, up to a bound."""
+    for kind in (RoomKind.PROJECT, RoomKind.AGENT, RoomKind.WORKFLOW):
+        for _ in range(rooms._UUID_ROOMS_KEPT + 10):
+            room_id = uuid.uuid4()
+            assert room_name(kind, room_id) == str(parse_room(f"{kind.value}:{str(room_id).upper()}"))
+        assert len(rooms._UUID_ROOMS[kind]) <= rooms._UUID_ROOMS_KEPT
+    assert room_name(RoomKind.USER, "alice") == "user:alice"  # not a UUID kind: parsed as before
 
 
 def user(role: str = "user", scopes: tuple[str, ...] = (), uid: str = "u1") -> Principal:

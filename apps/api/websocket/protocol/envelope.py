@@ -58,12 +58,10 @@ class _Ids:
         raw[6::16] = raw[6::16].translate(_VERSION_4)
         raw[8::16] = raw[8::16].translate(_VARIANT)
         h = raw.hex()
-        cuts = range(0, 32 * _POOL, 32)
-        # Each id's five groups, sliced group by group and joined in C: a third of a loop of f-strings.
-        groups = [
-            [h[i + a : i + b] for i in cuts] for a, b in ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))
-        ]
-        self._pool = list(map("-".join, zip(*groups, strict=True)))
+        self._pool = [
+            f"{h[i:i + 8]}-{h[i + 8:i + 12]}-{h[i + 12:i + 16]}-{h[i + 16:i + 20]}-{h[i + 20:i + 32]}"
+            for i in range(0, 32 * _POOL, 32)
+        ]  # fmt: skip
 
     def next(self) -> str:
         pool = self._pool
