@@ -164,7 +164,7 @@ async def next_step(raw: RawSocket) -> int:
             return int(json.loads(frame[len(f"42{NAMESPACE},") :])[1]["data"]["current_step"])
 
 
-@pytest.mark.fast_path_only(reason="lanes are FastSocket's (ws_frames.FrameLane)")
+@pytest.mark.fast_path_only(reason="lanes are FastSocket's (frame_lane.FrameLane)")
 async def test_a_broadcast_takes_the_lane_only_while_nothing_waits_in_the_queue() -> None:
     room = f"workflow:{uuid.uuid4()}"
     workflow_id = room.partition(":")[2]

@@ -1248,7 +1248,7 @@ async def _direct_frames_without_deflate(ws: Any) -> None:
 
 
 async def _frame_lanes_follow_the_protocol() -> None:
-    """The lane's bits as the protocol's own state changes, on a real connection (ws_frames.FrameLane)."""
+    """The lane's bits as the protocol's own state changes, on a real connection (frame_lane.FrameLane)."""
     async with websocket_sends("websockets-sansio", ws_per_message_deflate=False) as (send, _):
         assert frame_lane(send) is None  # uvicorn's own protocol keeps no bits: direct_writer checks
     async with websocket_sends(LeanWebSocketProtocol, ws_per_message_deflate=True) as (send, _):

@@ -131,7 +131,7 @@ class FastSocket(async_socket.AsyncSocket):  # type: ignore[misc]
     _polls: int
     _polled_at: float
     websocket_scope: dict[str, Any] | None  # set by engine.py (its TCP connection can be reset)
-    # While its WebSocket runs: where a broadcast may write its frame at once (ws_frames.FrameLane).
+    # While its WebSocket runs: where a broadcast may write its frame at once (frame_lane.FrameLane).
     lane: FrameLane | None = None
 
     @classmethod

@@ -23,7 +23,7 @@
   member on this instance: a room nobody here joined costs a dict lookup.
   The packet is made once per room and shared by every recipient, and its
   WebSocket frame is written straight to each recipient's transport through
-  the connection's lane (ws_frames.FrameLane) whenever the connection's own
+  the connection's lane (frame_lane.FrameLane) whenever the connection's own
   writer would have written it at once: one flag and one `is_closing()` per
   recipient instead of a put, an offer and five objects' state.
 

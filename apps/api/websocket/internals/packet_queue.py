@@ -14,7 +14,7 @@ packets wait, and adds two things for `FastSocket`:
   writer; whatever the sink declines is queued as usual;
 * `take_all` / `done` / `close`, for a writer that sends everything waiting
   at once and a connection that is gone;
-* the `lane` of its WebSocket (ws_frames.py), whose `SINK` bit it keeps: a
+* the `lane` of its WebSocket (frame_lane.py), whose `SINK` bit it keeps: a
   broadcast may write to the lane directly exactly when a put would have
   been taken by the sink at once (a sink is set, nothing waits, the queue is
   not sealed), so a frame never overtakes a packet waiting here.

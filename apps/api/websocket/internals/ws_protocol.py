@@ -11,7 +11,7 @@ extension point); `LeanWebSocketProtocol` is given there by serving.py
   and a record filtered after it is made still costs its making;
 * once the handshake is answered, the handshake's `Request` and `Response`
   (headers included) are dropped: uvicorn reads them only to answer it;
-* it keeps the bits of its `FrameLane` (ws_frames.py), through which a
+* it keeps the bits of its `FrameLane` (frame_lane.py), through which a
   broadcast's ready frame is written without `send`: paused while the
   transport is (pause_writing/resume_writing), closed for good once a
   close is sent or the connection is lost;
