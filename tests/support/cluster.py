@@ -13,12 +13,33 @@ import random
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 
 import redis
 
 from tests.support.redis import RedisServer, require
 
 NODE_TIMEOUT_MS = 1000
+
+
+def until(
+    check: Callable[[], bool], timeout: float, failure: str, interval: float = 0.05, tolerate: bool = False
+) -> None:
+    """Poll `check` until it is true; RuntimeError(`failure`) after `timeout` seconds.
+
+    `tolerate`: a RedisError counts as "not yet" (a node restarting, a failover in progress).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():
+                return
+        except redis.RedisError:
+            if not tolerate:
+                raise
+        if time.monotonic() > deadline:
+            raise RuntimeError(failure)
+        time.sleep(interval)
 
 
 def cluster_port() -> int:
@@ -75,16 +96,10 @@ class RedisClusterServers:
 
     def wait_ok(self, timeout: float = 30) -> None:
         """Until every running node agrees the cluster is ok and every replica is in sync."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if all(self._ready(node.port) for node in self.nodes if node.proc is not None):
-                    return
-            except redis.RedisError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the Redis Cluster did not become ok in time")
-            time.sleep(0.1)
+        until(
+            lambda: all(self._ready(node.port) for node in self.nodes if node.proc is not None),
+            timeout, "the Redis Cluster did not become ok in time", interval=0.1, tolerate=True,
+        )  # fmt: skip
 
     def _ready(self, port: int) -> bool:
         if self.info(port, "cluster").get("cluster_state") != "ok":
@@ -132,11 +147,7 @@ class RedisClusterServers:
         """A manual failover: the replica takes over its master's slots (no data lost)."""
         with self.client(replica) as conn:
             conn.execute_command("CLUSTER", "FAILOVER")
-        deadline = time.monotonic() + 15
-        while self.role(replica) != "master":
-            if time.monotonic() > deadline:
-                raise RuntimeError("the failover did not happen in time")
-            time.sleep(0.05)
+        until(lambda: self.role(replica) == "master", 15, "the failover did not happen in time")
         self.wait_ok()
 
     def kill(self, port: int) -> RedisServer:
@@ -150,16 +161,12 @@ class RedisClusterServers:
 
     def promoted(self, replica: int, timeout: float = 15) -> None:
         """Until `replica` has taken over its dead master's slots and the cluster is ok again."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if self.role(replica) == "master":
-                    break
-            except redis.RedisError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the replica did not take over in time")
-            time.sleep(0.05)
+        until(
+            lambda: self.role(replica) == "master",
+            timeout,
+            "the replica did not take over in time",
+            tolerate=True,
+        )
         self.wait_ok()
 
     def revive(self, node: RedisServer) -> None:
